@@ -1,0 +1,88 @@
+package batch
+
+import (
+	"crypto/rand"
+	"strings"
+)
+
+// Put uploads local to remote. A remote that is an existing directory
+// receives the file under its own name, as sftp does.
+func Put(local, remote string) (string, error) {
+	return line("put", arg{path: local, kind: globbed}, arg{path: remote, kind: plain})
+}
+
+// Get downloads remote to local.
+func Get(remote, local string) (string, error) {
+	return line("get", arg{path: remote, kind: globbed}, arg{path: local, kind: plain})
+}
+
+// Remove deletes one remote file or symlink. sftp's rm globs its operand;
+// quoting makes every glob character literal, so it removes exactly the
+// file named, or fails.
+func Remove(remote string) (string, error) {
+	return line("rm", arg{path: remote, kind: globbed})
+}
+
+// Chdir changes the session's remote working directory.
+func Chdir(remote string) (string, error) {
+	return line("cd", arg{path: remote, kind: plain})
+}
+
+// Stat lists one path in long format: a directory's contents, or the path
+// itself when it is not a directory. Used to tell "not a directory" from
+// "not found" after a listing failed.
+func Stat(remote string) (string, error) {
+	return line("ls -lan", arg{path: remote, kind: globbed})
+}
+
+// Listing is one planned LISTDIR: the line to run and what its output must
+// look like.
+//
+// The directory is listed through a path that ends in a random chain of
+// "/" and "/." steps (dir//././/./.): the server resolves it to the
+// directory itself, and sftp prints every entry as that path followed by
+// "/" and the name. A name containing a newline makes sftp print a line
+// of the name's choosing; since that line cannot know the chain, it cannot
+// pass for an entry. The chain also ends in "/.", so a path that is not a
+// directory fails to resolve instead of being listed as a single file.
+//
+// -a shows dot-files (and . and .., which are dropped); -n forces sftp's own
+// long format (with the server's "longname" sftp would print the server's
+// time zone and bare names); -l is the long format itself.
+type Listing struct {
+	Dir  string // as requested
+	Line string // the sftp command line
+	tag  string
+}
+
+// tagSteps is how many "/" or "/." steps the random chain has: 2^40 chains.
+const tagSteps = 40
+
+// NewListing plans a listing of dir.
+func NewListing(dir string) (*Listing, error) {
+	var rnd [tagSteps / 8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	var t strings.Builder
+	for i := 0; i < tagSteps; i++ {
+		if rnd[i/8]>>(i%8)&1 == 1 {
+			t.WriteString("/.")
+		} else {
+			t.WriteString("/")
+		}
+	}
+	t.WriteString("/.")
+	tag := t.String()
+	l, err := line("ls -lan", arg{path: dir, suffix: tag, kind: globbed})
+	if err != nil {
+		return nil, err
+	}
+	return &Listing{Dir: dir, Line: l, tag: tag}, nil
+}
+
+// Clean removes the listing's chain from a message sftp printed about the
+// listed path, so that the caller sees the path it asked for.
+func (l *Listing) Clean(msg string) string {
+	return strings.ReplaceAll(msg, l.tag, "")
+}

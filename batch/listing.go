@@ -1,0 +1,234 @@
+package batch
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Entry is one directory entry as LISTDIR reports it.
+type Entry struct {
+	Name  string `json:"name"`
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime"` // Unix seconds; see ParseTime for its precision
+	Mode  uint32 `json:"mode"`  // full st_mode: file type, permissions, setuid/setgid/sticky
+}
+
+// UnreadableEntryError reports a listing line whose entry sftp printed in a
+// way that cannot be turned back into the exact name or attributes.
+type UnreadableEntryError struct {
+	Line   string // as sftp printed it, with the listing chain removed
+	Reason string
+}
+
+func (e *UnreadableEntryError) Error() string {
+	return fmt.Sprintf("cannot read listing entry %q: %s", e.Line, e.Reason)
+}
+
+// longLine matches sftp's own long format ("%s %3s %-*s %-*s %8llu %s %s"):
+// mode, link count, owner and group (which may hold spaces, so they are
+// taken lazily up to the first size-and-date that fits), size, a 12-column
+// date, one space, and the displayed path.
+var longLine = regexp.MustCompile(
+	`^([-dlpscbw?][-rwxsStT]{9})  +(\S+) (.*?) +(\d+) ([A-Z][a-z]{2}) ([ 1-3][0-9]) ([ 0-9][0-9]:[0-9]{2}| [0-9]{4}) (.*)$`)
+
+// Parse turns the lines sftp printed for l.Line into entries sorted by name,
+// without . and .. . Lines must be split at LF only, so that a CR in a name
+// stays part of it. now is the time the listing was made (see ParseTime).
+//
+// A line that is not an entry of this listing, or an entry whose name cannot
+// be recovered exactly, makes the whole listing fail with
+// *UnreadableEntryError: a partial or silently wrong listing is never
+// returned. Error lines (sftp's own messages) are not entries either; the
+// caller looks for them first.
+func (l *Listing) Parse(lines []string, now time.Time) ([]Entry, error) {
+	entries := make([]Entry, 0, len(lines))
+	for _, ln := range lines {
+		e, err := l.parseLine(ln, now)
+		if err != nil {
+			return nil, err
+		}
+		if e.Name == "." || e.Name == ".." {
+			continue
+		}
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	return entries, nil
+}
+
+func (l *Listing) parseLine(ln string, now time.Time) (Entry, error) {
+	bad := func(reason string) (Entry, error) {
+		return Entry{}, &UnreadableEntryError{Line: l.Clean(ln), Reason: reason}
+	}
+	m := longLine.FindStringSubmatch(ln)
+	if m == nil {
+		return bad("not an sftp long-format line (a name with a newline in it prints like this)")
+	}
+	display := m[8]
+	slash := strings.LastIndexByte(display, '/')
+	if slash < 0 || !strings.HasSuffix(display[:slash], l.tag) {
+		return bad("not an entry of the listed directory (a name with a newline in it prints like this)")
+	}
+	name, err := decodeName(display[slash+1:])
+	if err != nil {
+		return bad(err.Error())
+	}
+	if name == "" {
+		return bad("empty name")
+	}
+	mode, err := ParseMode(m[1])
+	if err != nil {
+		return bad(err.Error())
+	}
+	size, err := strconv.ParseInt(m[4], 10, 64)
+	if err != nil {
+		return bad("size out of range")
+	}
+	mtime, err := ParseTime(m[5], m[6], m[7], now)
+	if err != nil {
+		return bad(err.Error())
+	}
+	return Entry{Name: name, Size: size, Mtime: mtime.Unix(), Mode: mode}, nil
+}
+
+// decodeName recovers a name from sftp's listing output. In a UTF-8 locale
+// sftp prints printable characters (UTF-8 included) as they are, TAB, CR
+// and LF raw, and every other byte as a backslash and three octal digits,
+// but it does not escape the backslash itself. So "\001" in the output is
+// either the byte 1 or the four characters \ 0 0 1 in the name: that cannot
+// be told apart, and such a name is refused. A backslash followed by digits
+// that spell a printable ASCII character is plain text, since sftp would
+// have printed that character as is.
+func decodeName(s string) (string, error) {
+	for i := 0; i+3 < len(s); i++ {
+		if s[i] != '\\' || !isOctal(s[i+1]) || !isOctal(s[i+2]) || !isOctal(s[i+3]) || s[i+1] > '3' {
+			continue
+		}
+		v := (s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0')
+		if v < 0x20 || v >= 0x7f {
+			return "", fmt.Errorf(`sftp printed %q, which is either a byte it escaped or those characters in the name; the name cannot be recovered exactly`, s[i:i+4])
+		}
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("name is not valid UTF-8")
+	}
+	return s, nil
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// File type bits of st_mode, as on every Unix SFTP server.
+const (
+	ModeFIFO   = 0o010000
+	ModeChar   = 0o020000
+	ModeDir    = 0o040000
+	ModeBlock  = 0o060000
+	ModeFile   = 0o100000
+	ModeLink   = 0o120000
+	ModeSocket = 0o140000
+	ModeWht    = 0o160000
+)
+
+var typeBits = map[byte]uint32{
+	'-': ModeFile, 'd': ModeDir, 'l': ModeLink, 'p': ModeFIFO,
+	's': ModeSocket, 'c': ModeChar, 'b': ModeBlock, 'w': ModeWht,
+}
+
+// ParseMode inverts strmode(3): "drwxr-sr-t" -> 0o43755.
+func ParseMode(s string) (uint32, error) {
+	if len(s) != 10 {
+		return 0, fmt.Errorf("mode %q is not 10 characters", s)
+	}
+	mode, ok := typeBits[s[0]]
+	if !ok {
+		return 0, fmt.Errorf("mode %q has an unknown file type", s)
+	}
+	// Each triple is read-write-exec; the exec slot also carries the
+	// special bit of its triple: s/S for setuid and setgid, t/T for sticky.
+	special := [3]uint32{0o4000, 0o2000, 0o1000}
+	specialChar := [3]byte{'s', 's', 't'}
+	for t := 0; t < 3; t++ {
+		r, w, x := s[1+3*t], s[2+3*t], s[3+3*t]
+		shift := uint(3 * (2 - t))
+		switch r {
+		case 'r':
+			mode |= 4 << shift
+		case '-':
+		default:
+			return 0, fmt.Errorf("mode %q is malformed", s)
+		}
+		switch w {
+		case 'w':
+			mode |= 2 << shift
+		case '-':
+		default:
+			return 0, fmt.Errorf("mode %q is malformed", s)
+		}
+		switch x {
+		case 'x':
+			mode |= 1 << shift
+		case '-':
+		case specialChar[t]:
+			mode |= 1<<shift | special[t]
+		case specialChar[t] - 'a' + 'A':
+			mode |= special[t]
+		default:
+			return 0, fmt.Errorf("mode %q is malformed", s)
+		}
+	}
+	return mode, nil
+}
+
+// sixMonths is the age below which sftp prints a time of day instead of a
+// year: (365*24*60*60)/2 seconds, as in OpenSSH's ls_file.
+const sixMonths = 15768000 * time.Second
+
+var months = map[string]time.Month{
+	"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
+	"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+}
+
+// ParseTime reads sftp's date column, printed in UTC (sftper runs sftp with
+// TZ=UTC). sftp prints "Mon DD HH:MM" for times in the last six months and
+// "Mon DD  YYYY" otherwise, so the result is exact to the minute (seconds
+// dropped) for recent times and to the day (00:00 UTC) for older or future
+// ones. The year of a recent time is the one that puts it within the six
+// months before now; a minute of slack covers the gap between sftp's clock
+// reading and ours.
+func ParseTime(mon, day, clock string, now time.Time) (time.Time, error) {
+	m, ok := months[mon]
+	d, err := strconv.Atoi(strings.TrimSpace(day))
+	if !ok || err != nil || d < 1 || d > 31 {
+		return time.Time{}, fmt.Errorf("bad date %q", mon+" "+day)
+	}
+	clock = strings.TrimSpace(clock)
+	if len(clock) == 4 {
+		y, _ := strconv.Atoi(clock)
+		t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		if t.Day() != d {
+			return time.Time{}, fmt.Errorf("bad date %q", mon+" "+day+" "+clock)
+		}
+		return t, nil
+	}
+	hh, err1 := strconv.Atoi(clock[:len(clock)-3])
+	mm, err2 := strconv.Atoi(clock[len(clock)-2:])
+	if err1 != nil || err2 != nil || hh > 23 || mm > 59 {
+		return time.Time{}, fmt.Errorf("bad time %q", clock)
+	}
+	now = now.UTC()
+	for _, y := range []int{now.Year(), now.Year() - 1, now.Year() + 1} {
+		t := time.Date(y, m, d, hh, mm, 0, 0, time.UTC)
+		if t.Day() != d {
+			continue // Feb 29 of a year that has none
+		}
+		if t.After(now.Add(-sixMonths-time.Minute)) && !t.After(now.Add(time.Minute)) {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("date %q is not within six months of %s", mon+" "+day+" "+clock, now.Format(time.RFC3339))
+}

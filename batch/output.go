@@ -1,0 +1,50 @@
+package batch
+
+import (
+	"strings"
+)
+
+// Messages picks sftp's and ssh's diagnostics out of the lines printed for
+// one command and decodes them. With stderr merged into stdout, ordinary
+// output lines end in LF while everything printed through OpenSSH's logging
+// path (errors, warnings) ends in CR LF, so a diagnostic is a line whose
+// last byte is CR. Blank lines are dropped.
+func Messages(lines []string) []string {
+	var msgs []string
+	for _, ln := range lines {
+		if strings.HasSuffix(ln, "\r") {
+			if m := DecodeMessage(ln); m != "" {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs
+}
+
+// DecodeMessage undoes the escaping OpenSSH applies to what it logs to
+// stderr (strnvis with VIS_SAFE|VIS_OCTAL: a backslash is doubled, other
+// unprintable bytes become \ooo) and trims the CRs and blanks around the
+// text. Bytes that do not form UTF-8 are replaced with U+FFFD, since the
+// message travels in JSON.
+func DecodeMessage(s string) string {
+	s = strings.Trim(s, "\r ")
+	if strings.IndexByte(s, '\\') < 0 {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) && s[i+1] == '\\' {
+			b.WriteByte('\\')
+			i++
+			continue
+		}
+		if c == '\\' && i+3 < len(s) && s[i+1] <= '3' && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
+}

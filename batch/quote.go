@@ -1,0 +1,113 @@
+package batch
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MaxLine is the longest command line, without its newline, that sftp reads
+// as one line. sftp reads commands with fgets into a 2048-byte buffer: in
+// batch and pipe mode a longer line is split and its tail runs as a second
+// command, so a line that would not fit is refused, never sent.
+const MaxLine = 2046
+
+// argKind says what sftp does to an argument after tokenising it.
+type argKind int
+
+const (
+	// globbed arguments (ls, get's source, put's source, rm) go through
+	// glob(3), which removes one level of backslash escaping.
+	globbed argKind = iota
+	// plain arguments (put's destination, get's destination, cd) only have
+	// \*, \?, \[ and \\ un-escaped; any other backslash stays.
+	plain
+)
+
+// UnsafePathError reports a path that cannot be passed to sftp as an exact
+// literal. The request carrying it must be refused, not sent.
+type UnsafePathError struct {
+	Path   string
+	Reason string
+}
+
+func (e *UnsafePathError) Error() string {
+	return fmt.Sprintf("path %q cannot be passed to sftp safely: %s", e.Path, e.Reason)
+}
+
+// CheckPath refuses what no quoting can carry through sftp's line reader:
+// the empty path, NUL (it ends the C string), and LF or CR (they end the
+// command line, so the rest would run as a second command). Every other
+// byte, TAB and other control characters included, is literal inside
+// double quotes when sftp reads its commands from a pipe.
+func CheckPath(p string) error {
+	if p == "" {
+		return &UnsafePathError{Path: p, Reason: "empty path"}
+	}
+	if i := strings.IndexAny(p, "\x00\n\r"); i >= 0 {
+		what := map[byte]string{0: "a NUL byte", '\n': "a newline", '\r': "a carriage return"}[p[i]]
+		return &UnsafePathError{Path: p, Reason: "it contains " + what}
+	}
+	return nil
+}
+
+// quote renders p as one double-quoted sftp word that sftp turns back into
+// exactly p for an argument of kind k.
+//
+// Inside double quotes sftp's tokeniser (makeargv) keeps word separators and
+// '#' literal, turns \" into ", keeps any other backslash pair as it is, and
+// escapes * ? [ itself so that glob treats them as literal. Doubling every
+// backslash therefore survives both glob (which removes one level) and the
+// plain un-escape (which maps \\ to \). Braces need one more step for
+// globbed arguments only: ls expands {a,b} even inside quotes, and an
+// escaped \{ is the one spelling that glob keeps literal; for plain
+// arguments the same backslash would survive into the name, so it is not
+// added there.
+func quote(p string, k argKind) string {
+	var b strings.Builder
+	b.Grow(len(p) + 8)
+	b.WriteByte('"')
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '\\', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '{', '}':
+			if k == globbed {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// line builds one sftp command line: the command, its flags, "--" so that no
+// operand is ever read as an option, and each operand quoted for its kind.
+func line(cmd string, args ...arg) (string, error) {
+	var b strings.Builder
+	b.WriteString(cmd)
+	b.WriteString(" --")
+	for _, a := range args {
+		if err := CheckPath(a.path); err != nil {
+			return "", err
+		}
+		b.WriteByte(' ')
+		b.WriteString(quote(a.path+a.suffix, a.kind))
+	}
+	if b.Len() > MaxLine {
+		return "", &UnsafePathError{
+			Path:   args[len(args)-1].path,
+			Reason: fmt.Sprintf("the sftp command line would be %d bytes, over sftp's limit of %d", b.Len(), MaxLine),
+		}
+	}
+	return b.String(), nil
+}
+
+type arg struct {
+	path   string
+	suffix string // appended after checking: sftper's own, always safe
+	kind   argKind
+}

@@ -1,0 +1,42 @@
+// Package driver owns the OpenSSH sftp child process from start to end and
+// runs sftp command lines on it, one at a time.
+//
+// # How the session is driven
+//
+// sftp's standard input and output are pipes (standard error is merged into
+// the same pipe as standard output), and a pseudo-terminal from
+// github.com/creack/pty is the child's controlling terminal, the way lftp
+// drives ssh. The reasons, all checked against OpenSSH 9.2's sftp:
+//
+//   - With stdin not a terminal sftp does not use its line editor (libedit),
+//     so nothing sftper sends is edited: TAB is not completion, non-ASCII is
+//     not dropped in some locales, there is no type-ahead echo in the middle
+//     of a command's output, and ~/.editrc cannot rebind keys.
+//   - sftp echoes every line it reads as "sftp> LINE" once the previous
+//     command has finished. After each command sftper sends a comment line
+//     holding a random per-session nonce and a sequence number; its echo
+//     marks the exact end of that command's output, error lines included
+//     (they are written before the echo of the next line). Output that
+//     merely looks like a prompt, or a file named "sftp> ", cannot end a
+//     command early: only the exact marker line does, and it cannot be
+//     guessed.
+//   - With stderr merged into the same pipe the order of output is exact,
+//     and a line that ends in CR LF came from OpenSSH's logging path, which
+//     is how errors are told from ordinary output.
+//   - ssh asks its questions (host key, password, passphrase) on /dev/tty,
+//     which is the pseudo-terminal: they never mix with sftp's output, and
+//     sftper sees them there, recognises them and refuses them. It never
+//     answers a host-key question and never guesses.
+//   - The progress meter stays off (stderr is not a terminal), so transfers
+//     print nothing per block and run at sftp's own speed.
+//
+// The child runs with TZ=UTC (listing times are parsed as UTC), LC_ALL=C.UTF-8
+// (sftp prints UTF-8 names as they are and escapes only what is not
+// printable) and TERM=dumb. Everything else, above all the user's OpenSSH
+// configuration, is passed through untouched.
+//
+// # What it does not do
+//
+// It does not quote paths or parse listings (package batch does that, for
+// every driver), and it knows nothing of the JSON protocol (package proto).
+package driver

@@ -1,0 +1,559 @@
+package driver
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/sftper/sftper/batch"
+)
+
+// Config says how to start sftp.
+type Config struct {
+	// Program is the sftp program and any extra arguments of the user's
+	// (--sftp-command); empty means "sftp" from PATH.
+	Program []string
+	// Args are the user's OpenSSH options (-F, -o, -i, -P, -J), passed
+	// through in the order given.
+	Args []string
+	// Destination is what sftp connects to: [user@]host or
+	// sftp://[user@]host[:port], without a path.
+	Destination string
+	// StartDir is the remote directory to start in; empty for the login
+	// directory.
+	StartDir string
+	// ConnectTimeout bounds the time from starting sftp to its first prompt.
+	ConnectTimeout time.Duration
+	// Log receives what the child prints outside any command (warnings,
+	// the banner). Nil discards it.
+	Log *log.Logger
+}
+
+// ConnError is a session that could not be established or was lost. Sent
+// tells whether the command line had been sent to sftp before that happened
+// (and so may have had effects).
+type ConnError struct {
+	Msg  string
+	Sent bool
+}
+
+func (e *ConnError) Error() string { return e.Msg }
+
+// ErrClosed is returned by Run after Close.
+var ErrClosed = errors.New("session closed")
+
+// Session is one sftp child at a time, started at Start or at the first Run
+// and kept for every later command. If the child dies (connection dropped,
+// server restarted), the command in flight gets a *ConnError and the next
+// Run starts a fresh child. Session is safe for concurrent use; commands
+// run one at a time.
+type Session struct {
+	cfg Config
+
+	mu     sync.Mutex
+	c      *child // the current child, nil before the first and after a lost one
+	closed bool
+	live   atomic.Pointer[child] // c, readable without mu for Kill
+}
+
+func (s *Session) setChild(c *child) {
+	s.c = c
+	s.live.Store(c)
+}
+
+// NewSession returns a session that has not started sftp yet.
+func NewSession(cfg Config) *Session {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = log.New(io.Discard, "", 0)
+	}
+	return &Session{cfg: cfg}
+}
+
+// Start starts sftp and lets it connect in the background, so that the
+// first command does not pay for the handshake. A failure is logged and
+// reported to the first command that waits for it.
+func (s *Session) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.c == nil {
+		c, err := s.spawn()
+		if err != nil {
+			return err
+		}
+		s.setChild(c)
+	}
+	return nil
+}
+
+// Run runs one sftp command line and returns what sftp printed for it, split
+// at LF, without its echo. It waits as long as the command takes (a transfer
+// may take hours); ctx cancels the wait and kills the child. Errors: a
+// *ConnError if the session cannot be established or is lost, ErrClosed,
+// or ctx's error.
+func (s *Session) Run(ctx context.Context, line string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.c != nil && s.c.stale() {
+		s.c.close()
+		s.setChild(nil)
+	}
+	if s.c == nil {
+		c, err := s.spawn()
+		if err != nil {
+			return nil, &ConnError{Msg: err.Error()}
+		}
+		s.setChild(c)
+	}
+	c := s.c
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		c.kill()
+		s.setChild(nil)
+		return nil, ctx.Err()
+	}
+	if c.connErr != nil {
+		c.close()
+		s.setChild(nil)
+		return nil, c.connErr
+	}
+	out, err := c.run(ctx, line)
+	if err != nil {
+		c.kill()
+		s.setChild(nil)
+	}
+	return out, err
+}
+
+// Close ends the session cleanly: sftp's input is closed so that it says
+// goodbye to the server, and it is killed if it has not exited within a few
+// seconds. A Run blocked in another goroutine is not interrupted by Close
+// (cancel its context for that); Close waits for it. The error, if any, is
+// sftp's unexpected exit status.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.c == nil {
+		return nil
+	}
+	err := s.c.close()
+	s.setChild(nil)
+	return err
+}
+
+// Kill stops the child at once, without waiting for a Run in progress (which
+// then fails). It is for signals: the caller is about to exit.
+func (s *Session) Kill() {
+	// Not under s.mu: a Run may hold it for the length of a transfer.
+	if c := s.live.Load(); c != nil {
+		c.kill()
+	}
+}
+
+// child is one sftp process and everything attached to it.
+type child struct {
+	cfg    *Config
+	cmd    *exec.Cmd
+	stdin  *os.File
+	tty    *ttyWatch
+	lines  chan string   // sftp's stdout and stderr, a line at a time; closed at EOF
+	exited chan struct{} // closed once the process has been waited for
+	status error         // cmd.Wait's result, valid after exited
+
+	nonce string
+	seq   int
+
+	ready   chan struct{} // closed when the handshake is over
+	connErr *ConnError    // the handshake's failure, valid after ready
+}
+
+func (s *Session) spawn() (*child, error) {
+	prog := s.cfg.Program
+	if len(prog) == 0 {
+		prog = []string{"sftp"}
+	}
+	args := append(append(append([]string{}, prog[1:]...), s.cfg.Args...), "--", s.cfg.Destination)
+	cmd := exec.Command(prog[0], args...)
+	cmd.Env = childEnv(os.Environ())
+
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open pseudo-terminal: %w", err)
+	}
+	ptmx, err = pollable(ptmx)
+	if err != nil {
+		tty.Close()
+		return nil, err
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		ptmx.Close()
+		tty.Close()
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		ptmx.Close()
+		tty.Close()
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, outW
+	cmd.ExtraFiles = []*os.File{tty}
+	// A session of its own with the pty as controlling terminal: ssh's
+	// /dev/tty is the pty, and the whole process group (sftp, ssh and any
+	// ProxyCommand) can be signalled at once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	tty.Close()
+	if err != nil {
+		ptmx.Close()
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("start %s: %w", prog[0], err)
+	}
+
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	c := &child{
+		cfg:    &s.cfg,
+		cmd:    cmd,
+		stdin:  inW,
+		tty:    newTTYWatch(ptmx, s.cfg.Log),
+		lines:  make(chan string, 256),
+		exited: make(chan struct{}),
+		nonce:  hex.EncodeToString(nonce[:]),
+		ready:  make(chan struct{}),
+	}
+	go c.readLines(outR)
+	go func() {
+		c.status = cmd.Wait()
+		close(c.exited)
+	}()
+	go c.handshake()
+	return c, nil
+}
+
+// childEnv pins what sftp's output depends on and nothing else.
+func childEnv(env []string) []string {
+	pinned := map[string]string{"TZ": "UTC", "LC_ALL": "C.UTF-8", "TERM": "dumb", "EDITRC": "/dev/null"}
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := pinned[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range pinned {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// pollable returns f as a non-blocking, poller-registered file, so that
+// closing it interrupts a blocked Read. (pty.Open hands out a blocking file.)
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, fmt.Errorf("dup pty: %w", errno)
+	}
+	if err := syscall.SetNonblock(int(fd), true); err != nil {
+		syscall.Close(int(fd))
+		return nil, fmt.Errorf("pty non-blocking: %w", err)
+	}
+	return os.NewFile(fd, f.Name()), nil
+}
+
+func (c *child) readLines(r *os.File) {
+	defer close(c.lines)
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		ln, err := br.ReadString('\n')
+		if len(ln) > 0 {
+			c.lines <- strings.TrimSuffix(ln, "\n")
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *child) marker(seq int) string {
+	return fmt.Sprintf("# sftper-%s-%d", c.nonce, seq)
+}
+
+// send writes a command line and the marker that follows it.
+func (c *child) send(line string) (string, error) {
+	c.seq++
+	m := c.marker(c.seq)
+	_, err := io.WriteString(c.stdin, line+"\n"+m+"\n")
+	return "sftp> " + m, err
+}
+
+// handshake waits for sftp to be connected: the echo of the first marker
+// only comes once ssh has authenticated and sftp has started its command
+// loop. Meanwhile it watches the terminal for questions from ssh, which it
+// refuses, and the clock.
+func (c *child) handshake() {
+	defer close(c.ready)
+	fail := func(msg string) {
+		c.connErr = &ConnError{Msg: msg}
+		c.kill()
+	}
+	timeout := time.NewTimer(c.cfg.ConnectTimeout)
+	defer timeout.Stop()
+	var seen []string
+	want, err := c.send("# sftper connect")
+	if err != nil {
+		// sftp is already gone; the output says why.
+		want = ""
+	}
+	var quiet *time.Timer
+	var quietC <-chan time.Time
+	for ready := false; !ready; {
+		select {
+		case ln, ok := <-c.lines:
+			if !ok {
+				c.connErr = &ConnError{Msg: "connect failed: " + c.exitReason(seen)}
+				return
+			}
+			if ln == want {
+				ready = true
+				break
+			}
+			if strings.HasPrefix(ln, "sftp> ") {
+				continue // the echo of the connect line itself
+			}
+			seen = append(seen, ln)
+		case <-c.tty.notify:
+			p, ok := DetectPrompt(c.tty.text())
+			if ok && p.Kind != PromptOther {
+				fail(refusal(p))
+				return
+			}
+			if ok {
+				if quiet == nil {
+					quiet = time.NewTimer(0)
+					<-quiet.C
+				}
+				quiet.Reset(500 * time.Millisecond)
+				quietC = quiet.C
+			}
+		case <-quietC:
+			if p, ok := DetectPrompt(c.tty.text()); ok {
+				fail(refusal(p))
+				return
+			}
+		case <-timeout.C:
+			msg := fmt.Sprintf("connect timed out after %s", c.cfg.ConnectTimeout)
+			if what := describe(seen, c.tty.text()); what != "" {
+				msg += ": " + what
+			}
+			fail(msg)
+			return
+		}
+	}
+	if quiet != nil {
+		quiet.Stop()
+	}
+	for _, ln := range seen {
+		if m := batch.DecodeMessage(ln); m != "" && !strings.HasPrefix(m, "Connected to ") && !strings.HasPrefix(m, "Attached to ") {
+			c.cfg.Log.Printf("sftp: %s", m)
+		}
+	}
+	c.tty.connected()
+	if c.cfg.StartDir != "" {
+		line, err := batch.Chdir(c.cfg.StartDir)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+			defer cancel()
+			var out []string
+			if out, err = c.run(ctx, line); err == nil {
+				if msgs := batch.Messages(out); len(msgs) > 0 {
+					err = errors.New(strings.Join(msgs, "; "))
+				}
+			}
+		}
+		if err != nil {
+			fail(fmt.Sprintf("starting directory %q: %v", c.cfg.StartDir, err))
+		}
+	}
+}
+
+// refusal is the error for a question sftper will not answer.
+func refusal(p Prompt) string {
+	switch p.Kind {
+	case PromptHostKey:
+		return "ssh asked to confirm an unknown host key, and sftper never answers that on your behalf. " +
+			"Check the fingerprint, then add the key to known_hosts deliberately (for example with ssh-keyscan, " +
+			"or by connecting once with ssh), or choose -o StrictHostKeyChecking=accept-new yourself. ssh said: " + p.Text
+	case PromptPassword, PromptPassphrase:
+		return fmt.Sprintf("authentication failed: ssh asked for a %s (%q), and sftper has none to give; "+
+			"use a key or an ssh-agent", p.Kind, p.Text)
+	}
+	return fmt.Sprintf("ssh asked a question sftper does not answer: %q", p.Text)
+}
+
+// run sends one command line and collects its output up to its marker.
+func (c *child) run(ctx context.Context, line string) ([]string, error) {
+	want, err := c.send(line)
+	if err != nil {
+		return nil, &ConnError{Msg: "connection lost: " + c.exitReason(nil), Sent: false}
+	}
+	var out []string
+	echoed := false
+	for {
+		select {
+		case ln, ok := <-c.lines:
+			if !ok {
+				return out, &ConnError{Msg: "connection lost: " + c.exitReason(out), Sent: true}
+			}
+			if ln == want {
+				return out, nil
+			}
+			if !echoed && strings.HasPrefix(ln, "sftp> ") {
+				echoed = true
+				continue
+			}
+			out = append(out, ln)
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+	}
+}
+
+// exitReason waits briefly for the child to exit after its output ended and
+// says why it ended, from what it printed and its exit status.
+func (c *child) exitReason(seen []string) string {
+	for ln := range c.lines { // drain what is left
+		seen = append(seen, ln)
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(5 * time.Second):
+		c.kill()
+		<-c.exited
+	}
+	what := describe(seen, "")
+	status := "sftp exited"
+	var ee *exec.ExitError
+	if errors.As(c.status, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			status = fmt.Sprintf("sftp was killed by signal %s", ws.Signal())
+		} else {
+			status = fmt.Sprintf("sftp exited with status %d", ee.ExitCode())
+		}
+	} else if c.status != nil {
+		status = c.status.Error()
+	}
+	if what == "" {
+		return status
+	}
+	return what + " (" + status + ")"
+}
+
+// describe condenses what sftp and ssh printed into one line for an error
+// message: every non-blank line, decoded, without sftp's own chatter.
+func describe(lines []string, tty string) string {
+	var parts []string
+	for _, ln := range lines {
+		m := batch.DecodeMessage(ln)
+		if m == "" || strings.HasPrefix(m, "Connected to ") || strings.HasPrefix(m, "Attached to ") || strings.HasPrefix(m, "sftp> ") {
+			continue
+		}
+		if len(parts) > 0 && parts[len(parts)-1] == strings.TrimSuffix(m, ".") {
+			continue // "Connection closed." then "Connection closed"
+		}
+		parts = append(parts, strings.TrimSuffix(m, "."))
+	}
+	if t := strings.TrimSpace(strings.ReplaceAll(tty, "\r", "")); t != "" {
+		parts = append(parts, "on the terminal: "+t)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// stale reports a child that a new command must not use: its handshake
+// failed before the command came, or it has died since the last command.
+func (c *child) stale() bool {
+	select {
+	case <-c.ready:
+		if c.connErr != nil {
+			return true
+		}
+	default:
+		return false
+	}
+	select {
+	case <-c.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill stops sftp and everything it started (ssh, a ProxyCommand) at once.
+func (c *child) kill() {
+	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	c.stdin.Close()
+}
+
+// close ends sftp cleanly: on EOF it closes the SFTP session and ssh says
+// goodbye to the server. If it does not exit in time it is terminated, then
+// killed.
+func (c *child) close() error {
+	c.stdin.Close()
+	var err error
+	select {
+	case <-c.exited:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-c.exited:
+		case <-time.After(2 * time.Second):
+		}
+		err = fmt.Errorf("sftp did not exit within 5 s of the end of its input")
+	}
+	c.kill() // stragglers in the process group
+	<-c.exited
+	c.tty.close()
+	for range c.lines {
+	}
+	if err == nil && c.status != nil && c.connErr == nil {
+		var ee *exec.ExitError
+		if !errors.As(c.status, &ee) || ee.ExitCode() != 0 {
+			err = fmt.Errorf("sftp: %v", c.status)
+		}
+	}
+	return err
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/shlex"
+
+	"github.com/sftper/sftper/proto"
+)
+
+const usage = `usage: sftper [options] DESTINATION
+
+Moves files over SFTP for a script: JSON requests on stdin, one JSON result
+per request on stdout, logs on stderr. Runs your own OpenSSH sftp client, so
+your ~/.ssh/config, keys, agent, ProxyJump and known_hosts apply.
+
+DESTINATION   sftp://[user@]host[:port][/dir] or [user@]host (an ssh_config
+              alias works); /dir is the starting directory, relative to the
+              login directory as with sftp (//dir or /%2Fdir for an absolute one)
+
+OpenSSH options, passed to sftp unchanged:
+  -F ssh_config       -o option (repeatable)   -i identity_file
+  -P port             -J destination
+
+sftper options:
+  --framing auto|text|binary   request/result framing (default auto: a first
+                               byte of '{' or white space means text)
+  --sftp-command "CMD ARGS"    the sftp program and extra arguments, split
+                               like a shell would (default: sftp from PATH;
+                               also $SFTPER_SFTP_COMMAND)
+  --connect-timeout DURATION   bound on connecting, e.g. 30s (default 30s)
+  --help, --version
+`
+
+// options is the parsed command line.
+type options struct {
+	sshArgs        []string // -F -o -i -P -J, in the order given
+	framing        proto.Framing
+	program        []string
+	connectTimeout time.Duration
+	destination    string // as sftp takes it, without a path
+	startDir       string
+	help, version  bool
+}
+
+// parseArgs reads the command line the way OpenSSH tools do: short options
+// take a value either attached (-oX=Y) or as the next word, long options
+// take --name=value or --name value, and "--" ends the options.
+func parseArgs(args []string, getenv func(string) string) (*options, error) {
+	o := &options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second}
+	sftpCommand, haveCommand := "", false
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		value := func(name, attached string, hasAttached bool) (string, error) {
+			if hasAttached {
+				return attached, nil
+			}
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("option %s needs a value", name)
+			}
+			i++
+			return args[i], nil
+		}
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "--"):
+			name, v, has := strings.Cut(a[2:], "=")
+			switch name {
+			case "help":
+				o.help = true
+			case "version":
+				o.version = true
+			case "framing", "sftp-command", "connect-timeout":
+				val, err := value("--"+name, v, has)
+				if err != nil {
+					return nil, err
+				}
+				switch name {
+				case "framing":
+					if o.framing, err = proto.ParseFraming(val); err != nil {
+						return nil, err
+					}
+				case "sftp-command":
+					sftpCommand, haveCommand = val, true
+				case "connect-timeout":
+					if o.connectTimeout, err = parseTimeout(val); err != nil {
+						return nil, err
+					}
+				}
+			default:
+				return nil, fmt.Errorf("unknown option --%s", name)
+			}
+			if (name == "help" || name == "version") && has {
+				return nil, fmt.Errorf("option --%s takes no value", name)
+			}
+		case len(a) > 1 && a[0] == '-':
+			letter := a[1]
+			attached, has := a[2:], len(a) > 2
+			switch letter {
+			case 'h':
+				if has {
+					return nil, fmt.Errorf("unknown option %s", a)
+				}
+				o.help = true
+			case 'F', 'o', 'i', 'P', 'J':
+				val, err := value("-"+string(letter), attached, has)
+				if err != nil {
+					return nil, err
+				}
+				if letter == 'P' {
+					if n, err := strconv.Atoi(val); err != nil || n < 1 || n > 65535 {
+						return nil, fmt.Errorf("bad port %q", val)
+					}
+				}
+				o.sshArgs = append(o.sshArgs, "-"+string(letter), val)
+			default:
+				return nil, fmt.Errorf("unknown option %s", a)
+			}
+		default:
+			positional = append(positional, a)
+		}
+	}
+	if o.help || o.version {
+		return o, nil
+	}
+	switch len(positional) {
+	case 0:
+		return nil, errors.New("missing DESTINATION")
+	case 1:
+	default:
+		return nil, fmt.Errorf("unexpected argument %q after DESTINATION", positional[1])
+	}
+	var err error
+	if o.destination, o.startDir, err = parseDestination(positional[0]); err != nil {
+		return nil, err
+	}
+	if !haveCommand {
+		sftpCommand = getenv("SFTPER_SFTP_COMMAND")
+	}
+	if sftpCommand != "" {
+		if o.program, err = shlex.Split(sftpCommand); err != nil {
+			return nil, fmt.Errorf("sftp command %q: %v", sftpCommand, err)
+		}
+		if len(o.program) == 0 {
+			return nil, fmt.Errorf("sftp command %q names no program", sftpCommand)
+		}
+	}
+	return o, nil
+}
+
+func parseTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		// A bare number is seconds, as in ssh's ConnectTimeout.
+		n, nerr := strconv.ParseFloat(s, 64)
+		if nerr != nil {
+			return 0, fmt.Errorf("bad connect timeout %q (want a duration such as 30s)", s)
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("connect timeout must be positive, got %q", s)
+	}
+	return d, nil
+}
+
+// plainHost is [user@]host, host a name or a bracketed IPv6 address. A
+// colon elsewhere would make sftp read a path (host:path), which for a file
+// means a one-shot download: the URL form is the way to give a directory.
+var plainHost = regexp.MustCompile(`^([^@\s/:]+@)?([^@\s/:\[\]-][^@\s/:\[\]]*|\[[0-9A-Fa-f:.]+(%[^\]\s]+)?\])$`)
+
+// parseDestination splits DESTINATION into what sftp connects to and the
+// starting directory, which sftper changes to itself. The path of an
+// sftp:// URL follows OpenSSH: the part after the host's slash,
+// percent-decoded, relative to the login directory.
+func parseDestination(d string) (dest, dir string, err error) {
+	if len(d) >= 7 && strings.EqualFold(d[:7], "sftp://") {
+		rest := d[7:]
+		authority, p, hasPath := strings.Cut(rest, "/")
+		if authority == "" || strings.ContainsAny(authority, " \t\r\n") || authority[0] == '-' {
+			return "", "", fmt.Errorf("bad DESTINATION %q", d)
+		}
+		if hasPath && p != "" {
+			if dir, err = url.PathUnescape(p); err != nil {
+				return "", "", fmt.Errorf("bad path in DESTINATION %q: %v", d, err)
+			}
+		}
+		return "sftp://" + authority, dir, nil
+	}
+	if !plainHost.MatchString(d) {
+		return "", "", fmt.Errorf("bad DESTINATION %q (want sftp://[user@]host[:port][/dir] or [user@]host)", d)
+	}
+	return d, "", nil
+}
