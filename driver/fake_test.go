@@ -1,0 +1,91 @@
+package driver
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a fake sftp (as os/exec's tests do): when
+// FAKE_SFTP names a behaviour, TestMain plays that sftp instead of running
+// the tests. The fake speaks what real sftp does with stdin on a pipe:
+// "sftp> LINE" echoed for every line read, errors ending in CR LF, and
+// ssh's questions written to /dev/tty.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("FAKE_SFTP"); mode != "" {
+		os.Exit(fakeSftp(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeSftp(mode string) int {
+	if f := os.Getenv("FAKE_SFTP_STARTS"); f != "" {
+		// Count starts, so tests can see reconnects.
+		fh, _ := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		fmt.Fprintln(fh, os.Getpid())
+		fh.Close()
+	}
+	askTTY := func(question string) int {
+		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "no tty: %v\r\n", err)
+			return 255
+		}
+		fmt.Fprint(tty, question)
+		bufio.NewReader(tty).ReadString('\n') // wait for an answer that never comes
+		return 255
+	}
+	switch mode {
+	case "hostkey":
+		return askTTY("\rThe authenticity of host '[127.0.0.1]:2222 ([127.0.0.1]:2222)' can't be established.\r\n" +
+			"ED25519 key fingerprint is SHA256:1ROtB79zLmHJ/WbS/CU13hV9Yt1U9Rw/17ETAc5k9Yo.\r\n" +
+			"This key is not known by any other names.\r\n" +
+			"Are you sure you want to continue connecting (yes/no/[fingerprint])? ")
+	case "password":
+		return askTTY("\rtester@127.0.0.1's password: ")
+	case "question":
+		return askTTY("\rPlease enter your favourite colour: ")
+	case "refused":
+		fmt.Print("ssh: connect to host 127.0.0.1 port 1: Connection refused\r\n")
+		fmt.Print("Connection closed\r\n")
+		return 255
+	case "hang":
+		time.Sleep(time.Hour)
+		return 0
+	}
+	if mode == "slowstart" {
+		time.Sleep(300 * time.Millisecond)
+	}
+	fmt.Print("Connected to fake.\n")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		line := in.Text()
+		cmd, arg, _ := strings.Cut(line, " ")
+		if cmd == "badparse" {
+			fmt.Print("Invalid command.\r\n") // parse errors come before the echo
+		}
+		fmt.Printf("sftp> %s\n", line)
+		switch cmd {
+		case "say":
+			for _, w := range strings.Split(arg, "|") {
+				fmt.Println(w)
+			}
+		case "err":
+			fmt.Printf("%s\r\n", arg)
+		case "die":
+			fmt.Print("\rConnection closed.  \n")
+			return 255
+		case "cd":
+			if strings.Contains(arg, "missing") {
+				fmt.Print("stat remote: No such file or directory\r\n")
+			}
+		case "sleep":
+			d, _ := time.ParseDuration(arg)
+			time.Sleep(d)
+		}
+	}
+	return 0
+}

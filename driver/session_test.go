@@ -1,0 +1,248 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// fakeSession starts a session whose sftp is this test binary playing mode.
+func fakeSession(t *testing.T, mode string, cfg Config) (*Session, string) {
+	t.Helper()
+	starts := filepath.Join(t.TempDir(), "starts")
+	t.Setenv("FAKE_SFTP", mode)
+	t.Setenv("FAKE_SFTP_STARTS", starts)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Program = []string{exe}
+	cfg.Destination = "fake"
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	s := NewSession(cfg)
+	t.Cleanup(func() { s.Close() })
+	return s, starts
+}
+
+func startCount(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func run(t *testing.T, s *Session, line string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := s.Run(ctx, line)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", line, err)
+	}
+	return out
+}
+
+func TestRunReturnsEachCommandsOwnOutput(t *testing.T) {
+	s, starts := fakeSession(t, "ok", Config{})
+	tests := []struct {
+		line string
+		want []string
+	}{
+		{"say a|b c", []string{"a", "b c"}},
+		{"err remote delete /x: Failure", []string{"remote delete /x: Failure\r"}},
+		{"pwd", nil},
+		// Parse errors come before the command's echo and still belong to it.
+		{"badparse", []string{"Invalid command.\r"}},
+		// Output that looks like a prompt or like a marker does not end
+		// the command: only the exact marker of this session does.
+		{"say sftp> |sftp> # sftper-00000000000000000000000000000000-9|x", []string{"sftp> ", "sftp> # sftper-00000000000000000000000000000000-9", "x"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, run(t, s, tt.line)); diff != "" {
+			t.Errorf("Run(%q) (-want +got):\n%s", tt.line, diff)
+		}
+	}
+	if n := startCount(t, starts); n != 1 {
+		t.Errorf("sftp started %d times for %d commands, want once", n, len(tests))
+	}
+}
+
+func TestStartConnectsInBackground(t *testing.T) {
+	s, starts := fakeSession(t, "slowstart", Config{})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"x"}, run(t, s, "say x")); diff != "" {
+		t.Error(diff)
+	}
+	if n := startCount(t, starts); n != 1 {
+		t.Errorf("sftp started %d times, want 1", n)
+	}
+}
+
+func connErr(t *testing.T, s *Session, line string) *ConnError {
+	t.Helper()
+	_, err := s.Run(context.Background(), line)
+	var ce *ConnError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Run(%q) = %v, want a *ConnError", line, err)
+	}
+	return ce
+}
+
+func TestQuestionsOnTheTerminalAreRefused(t *testing.T) {
+	tests := []struct {
+		mode string
+		want []string
+	}{
+		{"hostkey", []string{"never answers", "SHA256:1ROtB79zLmHJ/WbS/CU13hV9Yt1U9Rw/17ETAc5k9Yo", "ssh-keyscan"}},
+		{"password", []string{"authentication failed", "tester@127.0.0.1's password:"}},
+		{"question", []string{"Please enter your favourite colour:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			s, _ := fakeSession(t, tt.mode, Config{ConnectTimeout: 20 * time.Second})
+			start := time.Now()
+			ce := connErr(t, s, "pwd")
+			for _, w := range tt.want {
+				if !strings.Contains(ce.Msg, w) {
+					t.Errorf("error %q does not contain %q", ce.Msg, w)
+				}
+			}
+			if ce.Sent {
+				t.Error("the command was reported as sent")
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("refusing took %v; it must not wait for the connect timeout", d)
+			}
+		})
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	s, _ := fakeSession(t, "hang", Config{ConnectTimeout: 500 * time.Millisecond})
+	start := time.Now()
+	ce := connErr(t, s, "pwd")
+	if !strings.Contains(ce.Msg, "connect timed out after 500ms") {
+		t.Errorf("error = %q", ce.Msg)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestConnectFailureSaysWhy(t *testing.T) {
+	s, starts := fakeSession(t, "refused", Config{})
+	ce := connErr(t, s, "pwd")
+	for _, w := range []string{"connect failed", "ssh: connect to host 127.0.0.1 port 1: Connection refused", "status 255"} {
+		if !strings.Contains(ce.Msg, w) {
+			t.Errorf("error %q does not contain %q", ce.Msg, w)
+		}
+	}
+	// The next command tries again.
+	connErr(t, s, "pwd")
+	if n := startCount(t, starts); n != 2 {
+		t.Errorf("sftp started %d times, want 2 (one per command)", n)
+	}
+}
+
+func TestFailedStartIsRetriedByTheFirstCommand(t *testing.T) {
+	s, starts := fakeSession(t, "refused", Config{})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let the background handshake fail
+	connErr(t, s, "pwd")
+	if n := startCount(t, starts); n != 2 {
+		t.Errorf("sftp started %d times, want 2: a command must not get a stale failure", n)
+	}
+}
+
+func TestLostSessionIsReplacedByTheNextCommand(t *testing.T) {
+	s, starts := fakeSession(t, "ok", Config{})
+	run(t, s, "say before")
+	ce := connErr(t, s, "die")
+	if !ce.Sent || !strings.Contains(ce.Msg, "connection lost") || !strings.Contains(ce.Msg, "Connection closed") {
+		t.Errorf("error = %+v", ce)
+	}
+	if diff := cmp.Diff([]string{"after"}, run(t, s, "say after")); diff != "" {
+		t.Error(diff)
+	}
+	if n := startCount(t, starts); n != 2 {
+		t.Errorf("sftp started %d times, want 2", n)
+	}
+}
+
+func TestStartDir(t *testing.T) {
+	s, _ := fakeSession(t, "ok", Config{StartDir: "sub dir"})
+	run(t, s, "pwd")
+
+	s, _ = fakeSession(t, "ok", Config{StartDir: "missing"})
+	ce := connErr(t, s, "pwd")
+	if !strings.Contains(ce.Msg, `starting directory "missing": stat remote: No such file or directory`) {
+		t.Errorf("error = %q", ce.Msg)
+	}
+}
+
+func TestCancelKillsTheChild(t *testing.T) {
+	s, _ := fakeSession(t, "ok", Config{})
+	run(t, s, "pwd")
+	pid := s.c.cmd.Process.Pid
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := s.Run(ctx, "sleep 1h"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	waitGone(t, pid)
+}
+
+func TestCloseEndsTheChild(t *testing.T) {
+	s, _ := fakeSession(t, "ok", Config{})
+	run(t, s, "pwd")
+	pid := s.c.cmd.Process.Pid
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	waitGone(t, pid)
+	if _, err := s.Run(context.Background(), "pwd"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Run after Close = %v, want ErrClosed", err)
+	}
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still exists", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestChildEnvPinsOnlyLocaleTimeAndTerminal(t *testing.T) {
+	got := childEnv([]string{"HOME=/h", "TZ=Asia/Kolkata", "LC_ALL=C", "SSH_AUTH_SOCK=/a", "LANG=de_DE.UTF-8"})
+	want := map[string]string{"HOME": "/h", "SSH_AUTH_SOCK": "/a", "LANG": "de_DE.UTF-8", "TZ": "UTC", "LC_ALL": "C.UTF-8", "TERM": "dumb", "EDITRC": "/dev/null"}
+	gotMap := map[string]string{}
+	for _, kv := range got {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, dup := gotMap[k]; dup {
+			t.Errorf("%s set twice", k)
+		}
+		gotMap[k] = v
+	}
+	if diff := cmp.Diff(want, gotMap); diff != "" {
+		t.Error(diff)
+	}
+}
