@@ -1,0 +1,210 @@
+package proto
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+)
+
+// commands is the one place that knows the commands: upper-case name to the
+// function that builds the Op from its arguments. A decode function asks
+// for each argument it needs; any argument it did not ask for is refused as
+// unknown, and a missing "args" is refused only if it asks for one.
+var commands = map[string]func(a *args) Op{
+	"PUT":     func(a *args) Op { return Put{Source: a.str("source"), Dest: a.str("dest")} },
+	"GET":     func(a *args) Op { return Get{Source: a.str("source"), Dest: a.str("dest")} },
+	"LISTDIR": func(a *args) Op { return ListDir{Path: a.str("path")} },
+	"DELETE":  func(a *args) Op { return Delete{Path: a.str("path")} },
+}
+
+// decodeRequest decodes one JSON payload. Its error is always a *BadRequest.
+// Nothing in the result aliases payload, so the caller may reuse it.
+func decodeRequest(payload []byte) (*Request, error) {
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, and a
+	// path that has been changed names some other file.
+	if !utf8.Valid(payload) {
+		return nil, &BadRequest{Reason: "request is not valid UTF-8"}
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &top); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, &BadRequest{Reason: "request is not valid JSON: " + err.Error()}
+		}
+		return nil, &BadRequest{Reason: "request is not a JSON object"}
+	}
+	if top == nil { // the payload was null
+		return nil, &BadRequest{Reason: "request is not a JSON object"}
+	}
+	id := top["id"] // read first so that every later refusal can echo it
+	bad := func(format string, a ...any) (*Request, error) {
+		return nil, &BadRequest{ID: id, Reason: fmt.Sprintf(format, a...)}
+	}
+
+	var unknown []string
+	for k := range top {
+		if k != "command" && k != "args" && k != "id" {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		return bad("unknown key %s", quote(slices.Min(unknown)))
+	}
+
+	rawName, ok := top["command"]
+	if !ok {
+		return bad(`missing "command"`)
+	}
+	var name string
+	if len(rawName) == 0 || rawName[0] != '"' || json.Unmarshal(rawName, &name) != nil {
+		return bad(`"command" must be a string`)
+	}
+	canon := asciiUpper(name)
+	decode, ok := commands[canon]
+	if !ok {
+		return bad("unknown command %s", quote(name))
+	}
+
+	a := &args{}
+	if raw := top["args"]; len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
+		if raw[0] != '{' || json.Unmarshal(raw, &a.m) != nil {
+			return bad(`%s: "args" must be an object`, canon)
+		}
+		a.present = true
+	}
+	op := decode(a)
+	unknown = unknown[:0]
+	for k := range a.m {
+		if !slices.Contains(a.asked, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	// An unknown argument is reported before a missing one: "src" for
+	// "source" is a typo, and naming it says more than "missing source".
+	if len(unknown) > 0 {
+		return bad("%s: unknown argument %s", canon, quote(slices.Min(unknown)))
+	}
+	if a.err != "" {
+		return bad("%s: %s", canon, a.err)
+	}
+	return &Request{ID: id, Op: op}, nil
+}
+
+// args hands a command's arguments to its decode function and remembers
+// the first thing wrong with them.
+type args struct {
+	m       map[string]json.RawMessage
+	present bool     // "args" was given and not null
+	asked   []string // names the decode function asked for
+	err     string   // first problem found, "" if none
+}
+
+// str returns the argument name, which must be a non-empty JSON string.
+// After the first problem it returns "" and records nothing more.
+func (a *args) str(name string) string {
+	a.asked = append(a.asked, name)
+	if a.err != "" {
+		return ""
+	}
+	if !a.present {
+		a.err = `missing "args"`
+		return ""
+	}
+	raw, ok := a.m[name]
+	if !ok {
+		a.err = fmt.Sprintf("missing argument %q", name)
+		return ""
+	}
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		a.err = fmt.Sprintf("argument %q must be a string", name)
+		return ""
+	}
+	if hasLoneSurrogate(raw) {
+		// encoding/json decodes it to U+FFFD: the same trap as invalid UTF-8.
+		a.err = fmt.Sprintf("argument %q has a \\u escape of a lone UTF-16 surrogate", name)
+		return ""
+	}
+	if s == "" {
+		a.err = fmt.Sprintf("argument %q must not be empty", name)
+		return ""
+	}
+	return s
+}
+
+// hasLoneSurrogate reports whether the JSON string literal raw has a \u
+// escape of a UTF-16 surrogate that is not half of a high-low pair.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped byte; skipping it keeps `\\u` from being read as an escape
+		r, ok := hexEscape(raw, i-1)
+		if !ok {
+			continue
+		}
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // low half with no high half before it
+		case r >= 0xD800 && r <= 0xDBFF:
+			if r2, ok := hexEscape(raw, i+1); ok && r2 >= 0xDC00 && r2 <= 0xDFFF {
+				i += 6
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// hexEscape decodes the escape `\uXXXX` starting at raw[i].
+func hexEscape(raw []byte, i int) (rune, bool) {
+	if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[i+2 : i+6] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// asciiUpper upper-cases ASCII letters only. strings.ToUpper would also
+// map, e.g., "ſ" (U+017F) to "S" and so accept "liſtdir".
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// quote quotes a client-supplied name for a Reason, cut short so that a
+// megabyte-long key does not come back as a megabyte-long message.
+func quote(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return fmt.Sprintf("%q", s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q...", s[:cut])
+}
