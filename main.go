@@ -4,7 +4,7 @@
 //
 // This file is wiring only: options, signals and the request loop. The
 // protocol is in package proto, the sftp command language in package batch,
-// and the sftp child process in package driver.
+// and the sftp child process and the requests' execution in package driver.
 package main
 
 import (
@@ -15,7 +15,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +24,9 @@ import (
 )
 
 const version = "0.1.0"
+
+// window bounds how many requests may be in flight at once.
+const window = 64
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -67,69 +69,145 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var inFlight sync.WaitGroup
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	var stopSig os.Signal
 	go func() {
-		sig := <-sigs
-		logger.Printf("%v: stopping sftp", sig)
+		stopSig = <-sigs
+		logger.Printf("%v: stopping sftp", stopSig)
 		cancel()
 		sess.Kill()
-		// Let the request in hand be answered, briefly.
-		done := make(chan struct{})
-		go func() { inFlight.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-		}
-		os.Exit(128 + int(sig.(syscall.Signal)))
+		// The loop answers what is in flight and returns; if it is
+		// stuck writing to a reader that is gone, do not wait for it.
+		time.Sleep(3 * time.Second)
+		os.Exit(128 + int(stopSig.(syscall.Signal)))
 	}()
 
-	codec := proto.NewCodec(stdin, stdout, o.framing)
-	for {
-		code, stop := serveOne(ctx, codec, sess, logger, &inFlight)
-		if stop {
-			if err := sess.Close(); err != nil && code == 0 {
-				logger.Printf("closing the session: %v", err)
-			}
-			if ctx.Err() != nil {
-				select {} // the signal handler exits
-			}
-			return code
-		}
+	code := serve(ctx, proto.NewCodec(stdin, stdout, o.framing), sess, logger)
+	if ctx.Err() != nil {
+		sess.Kill()
+		return 128 + int(stopSig.(syscall.Signal))
 	}
+	if err := sess.Close(); err != nil && code == 0 {
+		logger.Printf("closing the session: %v", err)
+	}
+	return code
 }
 
-// serveOne reads and answers one request. stop says the loop is over, and
-// code is then sftper's exit status.
-func serveOne(ctx context.Context, codec proto.Codec, sess *driver.Session, logger *log.Logger, inFlight *sync.WaitGroup) (code int, stop bool) {
-	req, err := codec.ReadRequest()
-	var resp *proto.Response
-	var bad *proto.BadRequest
-	switch {
-	case err == nil:
-		inFlight.Add(1)
-		defer inFlight.Done()
-		resp = driver.Execute(ctx, sess, req.Op)
-		resp.ID = req.ID
-		if ctx.Err() != nil {
-			resp = &proto.Response{Status: proto.StatusError, Message: "interrupted: sftper is stopping", ID: req.ID}
+// read is one outcome of reading a request.
+type read struct {
+	req *proto.Request
+	err error
+}
+
+// entry is one request in flight, in request order.
+type entry struct {
+	id   []byte
+	call *driver.Call    // nil when resp was known at once
+	resp *proto.Response // set for requests refused before anything ran
+}
+
+// serve answers requests until the input ends, and returns the exit status.
+// Requests are read ahead and begun while earlier ones are still running
+// (as far as driver.MayOverlap allows), so that sftp never sits idle
+// waiting for sftper between commands; results are written strictly in
+// request order.
+func serve(ctx context.Context, codec proto.Codec, sess *driver.Session, logger *log.Logger) int {
+	reads := make(chan read)
+	go func() {
+		for {
+			req, err := codec.ReadRequest()
+			reads <- read{req, err}
+			var bad *proto.BadRequest
+			if err != nil && !errors.As(err, &bad) {
+				return
+			}
 		}
-	case errors.Is(err, io.EOF):
-		return 0, true
-	case errors.As(err, &bad):
-		resp = bad.Response()
-	case errors.Is(err, proto.ErrStreamBroken):
-		logger.Printf("%v; stopping", err)
-		codec.WriteResponse(proto.Fail(nil, err.Error()))
-		return 1, true
+	}()
+
+	var queue []entry
+	var final error // what ended the input, once it has
+	stopping := ctx.Done()
+	code := 0
+	// answer writes the oldest result, waiting for it.
+	answer := func() bool {
+		e := queue[0]
+		queue = queue[1:]
+		resp := e.resp
+		if resp == nil {
+			resp = e.call.Result()
+			if ctx.Err() != nil {
+				resp = &proto.Response{Status: proto.StatusError, Message: "interrupted: sftper is stopping"}
+			}
+		}
+		resp.ID = e.id
+		if err := codec.WriteResponse(resp); err != nil {
+			logger.Printf("writing a result: %v; stopping", err)
+			code = 1
+			return false
+		}
+		return true
+	}
+	for {
+		in := reads
+		if final != nil || ctx.Err() != nil || len(queue) >= window {
+			in = nil
+		}
+		var head <-chan struct{}
+		if len(queue) > 0 {
+			if queue[0].call == nil {
+				if !answer() {
+					return code
+				}
+				continue
+			}
+			head = queue[0].call.Done()
+		} else if in == nil {
+			break
+		}
+		select {
+		case r := <-in:
+			var bad *proto.BadRequest
+			switch {
+			case r.err == nil:
+				for len(queue) > 0 && !driver.MayOverlap(ops(queue), r.req.Op) {
+					if !answer() {
+						return code
+					}
+				}
+				queue = append(queue, entry{id: r.req.ID, call: driver.Begin(ctx, sess, r.req.Op)})
+			case errors.As(r.err, &bad):
+				queue = append(queue, entry{id: bad.ID, resp: bad.Response()})
+			default:
+				final = r.err
+			}
+		case <-head:
+			if !answer() {
+				return code
+			}
+		case <-stopping:
+			stopping = nil // answer what is in flight, then stop
+		}
+	}
+	switch {
+	case final == nil || errors.Is(final, io.EOF):
+	case errors.Is(final, proto.ErrStreamBroken):
+		logger.Printf("%v; stopping", final)
+		codec.WriteResponse(proto.Fail(nil, final.Error()))
+		code = 1
 	default:
-		logger.Printf("reading requests: %v", err)
-		return 1, true
+		logger.Printf("reading requests: %v", final)
+		code = 1
 	}
-	if err := codec.WriteResponse(resp); err != nil {
-		logger.Printf("writing a result: %v; stopping", err)
-		return 1, true
+	return code
+}
+
+func ops(queue []entry) []proto.Op {
+	out := make([]proto.Op, 0, len(queue))
+	for _, e := range queue {
+		if e.call != nil {
+			out = append(out, e.call.Op)
+		}
 	}
-	return 0, ctx.Err() != nil
+	return out
 }

@@ -16,36 +16,116 @@ import (
 	"github.com/sftper/sftper/proto"
 )
 
-// Runner runs one sftp command line and returns what sftp printed for it,
-// split at LF, without its echo. *Session is one.
-type Runner interface {
-	Run(ctx context.Context, line string) ([]string, error)
+// Call is one request being carried out. Its result is ready when Done is
+// closed.
+type Call struct {
+	Op   proto.Op
+	done chan struct{}
+	resp *proto.Response
 }
 
-// Execute carries out one request on r and returns its result (without the
-// request's id). A request carrying a path that cannot be passed to sftp
-// safely fails before anything runs.
-func Execute(ctx context.Context, r Runner, op proto.Op) *proto.Response {
-	x := executor{ctx: ctx, r: r}
-	var resp *proto.Response
+// Done is closed when the result is ready.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Result waits for the result (without the request's id).
+func (c *Call) Result() *proto.Response {
+	<-c.done
+	return c.resp
+}
+
+// Begin starts carrying out op on s. Local checks and the sending of the
+// command line happen before Begin returns, so requests reach sftp in the
+// order Begin is called; waiting for sftp and what follows happen in the
+// background. Call MayOverlap before beginning a request while others are
+// unfinished. A request carrying a path that cannot be passed to sftp safely
+// fails before anything is sent.
+func Begin(ctx context.Context, s *Session, op proto.Op) *Call {
+	x := executor{ctx: ctx, s: s}
+	var st step
 	switch op := op.(type) {
 	case proto.Put:
-		resp = x.put(op)
+		st = x.put(op)
 	case proto.Get:
-		resp = x.get(op)
+		st = x.get(op)
 	case proto.ListDir:
-		resp = x.listDir(op)
+		st = x.listDir(op)
 	case proto.Delete:
-		resp = x.delete(op)
+		st = x.delete(op)
 	default:
-		resp = &proto.Response{Status: proto.StatusFail, Message: fmt.Sprintf("command %s is not supported", op.Name())}
+		st = done(fail(fmt.Errorf("command %s is not supported", op.Name())))
 	}
-	return resp
+	c := &Call{Op: op, done: make(chan struct{})}
+	if st.resp != nil {
+		c.resp = st.resp
+		close(c.done)
+		return c
+	}
+	go func() {
+		out, err := st.sent.Wait(ctx)
+		c.resp = st.finish(out, err)
+		close(c.done)
+	}()
+	return c
+}
+
+// Execute carries out op and waits for its result.
+func Execute(ctx context.Context, s *Session, op proto.Op) *proto.Response {
+	return Begin(ctx, s, op).Result()
+}
+
+// MayOverlap reports whether next may be sent to sftp before the requests in
+// flight have finished. sftp runs them in order anyway; what must not
+// overlap is sftper's own work around them: a GET renames its download into
+// place only when it is complete (a later PUT could read that local file
+// too early), and a failed LISTDIR asks sftp a second question whose answer
+// a later PUT or DELETE could change.
+func MayOverlap(inFlight []proto.Op, next proto.Op) bool {
+	for _, op := range inFlight {
+		switch op.(type) {
+		case proto.Get:
+			if _, ok := next.(proto.Put); ok {
+				return false
+			}
+		case proto.ListDir:
+			switch next.(type) {
+			case proto.Put, proto.Delete:
+				return false
+			}
+		}
+	}
+	switch next.(type) {
+	case proto.Put, proto.Get, proto.ListDir, proto.Delete:
+		return true
+	}
+	return false
 }
 
 type executor struct {
 	ctx context.Context
-	r   Runner
+	s   *Session
+}
+
+// step is a request after its local checks: finished at once (resp), or
+// sent, with what to do with sftp's output.
+type step struct {
+	resp   *proto.Response
+	sent   *Pending
+	finish func(out []string, err error) *proto.Response
+}
+
+func done(resp *proto.Response) step { return step{resp: resp} }
+
+// send sends line and finishes with finish once sftp is done with it.
+func (x executor) send(line string, finish func(out []string, err error) *proto.Response) step {
+	p, err := x.s.Send(x.ctx, line)
+	if err != nil {
+		var ce *ConnError
+		if !errors.As(err, &ce) {
+			err = &ConnError{Msg: err.Error()} // nothing was sent
+		}
+		return done(finish(nil, err))
+	}
+	return step{sent: p, finish: finish}
 }
 
 func fail(err error) *proto.Response {
@@ -75,44 +155,42 @@ type remoteState struct {
 	Remote string `json:"remote"` // "unchanged" or "partial"
 }
 
-func (x executor) put(op proto.Put) *proto.Response {
+func (x executor) put(op proto.Put) step {
 	src, err := localPath(op.Source)
 	if err != nil {
-		return failed(err.Error(), remoteState{"unchanged"})
+		return done(failed(err.Error(), remoteState{"unchanged"}))
 	}
 	line, err := batch.Put(src, op.Dest)
 	if err != nil {
-		return fail(err)
+		return done(fail(err))
 	}
 	// sftp would say the same, but checking first keeps a missing or
 	// unreadable source from ever opening a connection or a remote file.
 	fi, err := os.Stat(src)
 	if err != nil {
-		return failed(fmt.Sprintf("local source: %v", unwrapPathError(err, op.Source)), remoteState{"unchanged"})
+		return done(failed(fmt.Sprintf("local source: %v", unwrapPathError(err, op.Source)), remoteState{"unchanged"}))
 	}
 	if !fi.Mode().IsRegular() {
-		return failed(fmt.Sprintf("local source %q is not a regular file", op.Source), remoteState{"unchanged"})
+		return done(failed(fmt.Sprintf("local source %q is not a regular file", op.Source), remoteState{"unchanged"}))
 	}
-	out, err := x.r.Run(x.ctx, line)
-	if err != nil {
-		state := "partial"
-		var ce *ConnError
-		if errors.As(err, &ce) && !ce.Sent {
-			state = "unchanged"
+	return x.send(line, func(out []string, err error) *proto.Response {
+		if err != nil {
+			state := "partial"
+			var ce *ConnError
+			if errors.As(err, &ce) && !ce.Sent {
+				state = "unchanged"
+			}
+			return failed(err.Error(), remoteState{state})
 		}
-		return failed(err.Error(), remoteState{state})
-	}
-	if msgs := batch.Messages(out); len(msgs) > 0 {
-		return failed(strings.Join(msgs, "; "), remoteState{putState(msgs)})
-	}
-	if fi, err = os.Stat(src); err != nil {
-		return failed(err.Error(), remoteState{"partial"})
-	}
-	return &proto.Response{
-		Status:  proto.StatusOK,
-		Message: fmt.Sprintf("uploaded %s to %s", op.Source, op.Dest),
-		Data:    map[string]any{"source": src, "dest": op.Dest, "size": fi.Size()},
-	}
+		if msgs := batch.Messages(out); len(msgs) > 0 {
+			return failed(strings.Join(msgs, "; "), remoteState{putState(msgs)})
+		}
+		return &proto.Response{
+			Status:  proto.StatusOK,
+			Message: fmt.Sprintf("uploaded %s to %s", op.Source, op.Dest),
+			Data:    map[string]any{"source": src, "dest": op.Dest, "size": fi.Size()},
+		}
+	})
 }
 
 // putState tells from sftp's messages whether a failed upload got as far as
@@ -141,16 +219,16 @@ func unwrapPathError(err error, p string) string {
 // into place only once sftp has said the download is complete. A failed GET
 // therefore leaves nothing new behind, and an existing destination file is
 // never truncated or half-written.
-func (x executor) get(op proto.Get) *proto.Response {
+func (x executor) get(op proto.Get) step {
 	if err := batch.CheckPath(op.Source); err != nil {
-		return fail(err)
+		return done(fail(err))
 	}
 	if err := batch.CheckPath(op.Dest); err != nil {
-		return fail(err)
+		return done(fail(err))
 	}
 	dest, err := localPath(op.Dest)
 	if err != nil {
-		return failed(err.Error(), nil)
+		return done(failed(err.Error(), nil))
 	}
 	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
 		// Like sftp and scp: a directory receives the file under its own name.
@@ -161,38 +239,44 @@ func (x executor) get(op proto.Get) *proto.Response {
 	tmp := filepath.Join(filepath.Dir(dest), ".sftper-"+hex.EncodeToString(rnd[:])+".part")
 	line, err := batch.Get(op.Source, tmp)
 	if err != nil {
-		return fail(err)
+		return done(fail(err))
 	}
-	out, err := x.r.Run(x.ctx, line)
-	if err == nil {
-		if msgs := batch.Messages(out); len(msgs) > 0 {
-			err = errors.New(strings.ReplaceAll(strings.Join(msgs, "; "), tmp, dest))
+	return x.send(line, func(out []string, err error) *proto.Response {
+		if err == nil {
+			if msgs := batch.Messages(out); len(msgs) > 0 {
+				err = errors.New(strings.ReplaceAll(strings.Join(msgs, "; "), tmp, dest))
+			}
 		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, dest)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return failed(err.Error(), nil)
-	}
-	fi, err := os.Stat(dest)
-	if err != nil {
-		return failed(err.Error(), nil)
-	}
-	return &proto.Response{
-		Status:  proto.StatusOK,
-		Message: fmt.Sprintf("downloaded %s to %s", op.Source, dest),
-		Data:    map[string]any{"source": op.Source, "dest": dest, "size": fi.Size()},
-	}
+		if err == nil {
+			err = os.Rename(tmp, dest)
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return failed(err.Error(), nil)
+		}
+		fi, err := os.Stat(dest)
+		if err != nil {
+			return failed(err.Error(), nil)
+		}
+		return &proto.Response{
+			Status:  proto.StatusOK,
+			Message: fmt.Sprintf("downloaded %s to %s", op.Source, dest),
+			Data:    map[string]any{"source": op.Source, "dest": dest, "size": fi.Size()},
+		}
+	})
 }
 
-func (x executor) listDir(op proto.ListDir) *proto.Response {
+func (x executor) listDir(op proto.ListDir) step {
 	l, err := batch.NewListing(op.Path)
 	if err != nil {
-		return fail(err)
+		return done(fail(err))
 	}
-	out, err := x.r.Run(x.ctx, l.Line)
+	return x.send(l.Line, func(out []string, err error) *proto.Response {
+		return x.listed(op, l, out, err)
+	})
+}
+
+func (x executor) listed(op proto.ListDir, l *batch.Listing, out []string, err error) *proto.Response {
 	now := time.Now()
 	if err != nil {
 		return failed(err.Error(), nil)
@@ -228,21 +312,22 @@ func (x executor) isNonDirectory(remote string) bool {
 	if err != nil {
 		return false
 	}
-	out, err := x.r.Run(x.ctx, line)
+	out, err := x.s.Run(x.ctx, line)
 	return err == nil && len(out) == 1 && len(batch.Messages(out)) == 0
 }
 
-func (x executor) delete(op proto.Delete) *proto.Response {
+func (x executor) delete(op proto.Delete) step {
 	line, err := batch.Remove(op.Path)
 	if err != nil {
-		return fail(err)
+		return done(fail(err))
 	}
-	out, err := x.r.Run(x.ctx, line)
-	if err != nil {
-		return failed(err.Error(), nil)
-	}
-	if msgs := batch.Messages(out); len(msgs) > 0 {
-		return failed(strings.Join(msgs, "; "), nil)
-	}
-	return &proto.Response{Status: proto.StatusOK, Message: fmt.Sprintf("deleted %s", op.Path)}
+	return x.send(line, func(out []string, err error) *proto.Response {
+		if err != nil {
+			return failed(err.Error(), nil)
+		}
+		if msgs := batch.Messages(out); len(msgs) > 0 {
+			return failed(strings.Join(msgs, "; "), nil)
+		}
+		return &proto.Response{Status: proto.StatusOK, Message: fmt.Sprintf("deleted %s", op.Path)}
+	})
 }

@@ -105,12 +105,14 @@ func (s *Session) Start() error {
 	return nil
 }
 
-// Run runs one sftp command line and returns what sftp printed for it, split
-// at LF, without its echo. It waits as long as the command takes (a transfer
-// may take hours); ctx cancels the wait and kills the child. Errors: a
-// *ConnError if the session cannot be established or is lost, ErrClosed,
-// or ctx's error.
-func (s *Session) Run(ctx context.Context, line string) ([]string, error) {
+// Send sends one sftp command line and returns at once; Wait on the result
+// for what sftp printed. Lines reach sftp in the order Send is called, and
+// several may be outstanding: sftp runs them one after another, and the
+// marker after each tells exactly where its output ends. The first Send
+// after a lost session starts a fresh one and waits for it to connect (ctx
+// bounds that wait). Errors: a *ConnError if the session cannot be
+// established, ErrClosed, or ctx's error.
+func (s *Session) Send(ctx context.Context, line string) (*Pending, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -132,7 +134,6 @@ func (s *Session) Run(ctx context.Context, line string) ([]string, error) {
 	case <-c.ready:
 	case <-ctx.Done():
 		c.kill()
-		s.setChild(nil)
 		return nil, ctx.Err()
 	}
 	if c.connErr != nil {
@@ -140,12 +141,41 @@ func (s *Session) Run(ctx context.Context, line string) ([]string, error) {
 		s.setChild(nil)
 		return nil, c.connErr
 	}
-	out, err := c.run(ctx, line)
+	return c.send(line)
+}
+
+// Run sends one command line and waits for its output: Send, then Wait.
+func (s *Session) Run(ctx context.Context, line string) ([]string, error) {
+	p, err := s.Send(ctx, line)
 	if err != nil {
-		c.kill()
-		s.setChild(nil)
+		return nil, err
 	}
-	return out, err
+	return p.Wait(ctx)
+}
+
+// Pending is a command line sent to sftp whose output has not all come yet.
+type Pending struct {
+	c      *child
+	marker string // the echo of the marker line that ends this command
+	echoed bool   // the command's own echo has been seen
+	lines  []string
+	done   chan struct{}
+	err    error
+}
+
+// Wait returns what sftp printed for the command, split at LF, without its
+// echo. It waits as long as the command takes (a transfer may take hours).
+// If the session is lost first, the error is a *ConnError; if ctx ends
+// first, the child is killed (every outstanding command then fails) and the
+// error is ctx's.
+func (p *Pending) Wait(ctx context.Context) ([]string, error) {
+	select {
+	case <-p.done:
+		return p.lines, p.err
+	case <-ctx.Done():
+		p.c.kill()
+		return nil, ctx.Err()
+	}
 }
 
 // Close ends the session cleanly: sftp's input is closed so that it says
@@ -185,7 +215,12 @@ type child struct {
 	status error         // cmd.Wait's result, valid after exited
 
 	nonce string
-	seq   int
+	seq   int // of the last marker sent; sends are serialised by Session.mu
+
+	qmu        sync.Mutex
+	queue      []*Pending // sent and not yet complete, in the order sent
+	lost       *ConnError // set when the output has ended: later sends fail with it
+	lostReason string     // why, for the handshake's message
 
 	ready   chan struct{} // closed when the handshake is over
 	connErr *ConnError    // the handshake's failure, valid after ready
@@ -209,13 +244,13 @@ func (s *Session) spawn() (*child, error) {
 		tty.Close()
 		return nil, err
 	}
-	inR, inW, err := os.Pipe()
+	inR, inW, err := blockingPipe()
 	if err != nil {
 		ptmx.Close()
 		tty.Close()
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := blockingPipe()
 	if err != nil {
 		ptmx.Close()
 		tty.Close()
@@ -259,6 +294,7 @@ func (s *Session) spawn() (*child, error) {
 		c.status = cmd.Wait()
 		close(c.exited)
 	}()
+	go c.route()
 	go c.handshake()
 	return c, nil
 }
@@ -277,6 +313,19 @@ func childEnv(env []string) []string {
 		out = append(out, k+"="+v)
 	}
 	return out
+}
+
+// blockingPipe is os.Pipe without the poller: sftper waits on sftp's output
+// after every command, and a read blocked in the kernel wakes up sooner than
+// one parked in Go's network poller, which is measurable when thousands of
+// small commands each wait for their marker. Nothing needs to interrupt
+// these reads: the pipe ends when sftp and ssh exit.
+func blockingPipe() (r, w *os.File, err error) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
 }
 
 // pollable returns f as a non-blocking, poller-registered file, so that
@@ -313,12 +362,79 @@ func (c *child) marker(seq int) string {
 	return fmt.Sprintf("# sftper-%s-%d", c.nonce, seq)
 }
 
-// send writes a command line and the marker that follows it.
-func (c *child) send(line string) (string, error) {
+// send writes a command line (none for "") and the marker that follows it,
+// and queues the command for route to fill in.
+func (c *child) send(line string) (*Pending, error) {
 	c.seq++
 	m := c.marker(c.seq)
-	_, err := io.WriteString(c.stdin, line+"\n"+m+"\n")
-	return "sftp> " + m, err
+	p := &Pending{c: c, marker: "sftp> " + m, echoed: line == "", done: make(chan struct{})}
+	c.qmu.Lock()
+	if c.lost != nil {
+		c.qmu.Unlock()
+		return nil, &ConnError{Msg: c.lost.Msg}
+	}
+	c.queue = append(c.queue, p) // before writing: the output may come at once
+	c.qmu.Unlock()
+	text := m + "\n"
+	if line != "" {
+		text = line + "\n" + text
+	}
+	if _, err := io.WriteString(c.stdin, text); err != nil {
+		// sftp is gone; route fails p with the reason once the output ends.
+		c.kill()
+	}
+	return p, nil
+}
+
+// route hands each line sftp prints to the oldest outstanding command, up to
+// that command's marker. When the output ends (sftp exited: the connection
+// was lost, or it was stopped), every outstanding command fails with the
+// reason.
+func (c *child) route() {
+	for ln := range c.lines {
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.qmu.Unlock()
+			// Between commands: "Connection closed." when the
+			// transport dies, or a late warning.
+			if m := batch.DecodeMessage(ln); m != "" {
+				c.cfg.Log.Printf("sftp: %s", m)
+			}
+			continue
+		}
+		p := c.queue[0]
+		switch {
+		case ln == p.marker:
+			c.queue = c.queue[1:]
+			c.qmu.Unlock()
+			close(p.done)
+			continue
+		case !p.echoed && strings.HasPrefix(ln, "sftp> "):
+			// Parse errors come before the echo and still belong to
+			// this command; everything after it does too.
+			p.echoed = true
+		default:
+			p.lines = append(p.lines, ln)
+		}
+		c.qmu.Unlock()
+	}
+	c.qmu.Lock()
+	var head []string
+	if len(c.queue) > 0 {
+		head = c.queue[0].lines
+	}
+	c.qmu.Unlock()
+	reason := c.exitReason(head)
+	c.qmu.Lock()
+	c.lost = &ConnError{Msg: "connection lost: " + reason, Sent: true}
+	c.lostReason = reason
+	queue := c.queue
+	c.queue = nil
+	c.qmu.Unlock()
+	for _, p := range queue {
+		p.err = c.lost
+		close(p.done)
+	}
 }
 
 // handshake waits for sftp to be connected: the echo of the first marker
@@ -333,61 +449,50 @@ func (c *child) handshake() {
 	}
 	timeout := time.NewTimer(c.cfg.ConnectTimeout)
 	defer timeout.Stop()
-	var seen []string
-	want, err := c.send("# sftper connect")
+	p0, err := c.send("")
 	if err != nil {
-		// sftp is already gone; the output says why.
-		want = ""
+		c.connErr = &ConnError{Msg: "connect failed: " + err.Error()}
+		return
 	}
-	var quiet *time.Timer
-	var quietC <-chan time.Time
-	for ready := false; !ready; {
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
+	defer quiet.Stop()
+	for connected := false; !connected; {
 		select {
-		case ln, ok := <-c.lines:
-			if !ok {
-				c.connErr = &ConnError{Msg: "connect failed: " + c.exitReason(seen)}
+		case <-p0.done:
+			if p0.err != nil {
+				c.connErr = &ConnError{Msg: "connect failed: " + c.lostReason}
 				return
 			}
-			if ln == want {
-				ready = true
-				break
-			}
-			if strings.HasPrefix(ln, "sftp> ") {
-				continue // the echo of the connect line itself
-			}
-			seen = append(seen, ln)
+			connected = true
 		case <-c.tty.notify:
-			p, ok := DetectPrompt(c.tty.text())
-			if ok && p.Kind != PromptOther {
-				fail(refusal(p))
-				return
-			}
-			if ok {
-				if quiet == nil {
-					quiet = time.NewTimer(0)
-					<-quiet.C
+			if p, ok := DetectPrompt(c.tty.text()); ok {
+				if p.Kind != PromptOther {
+					fail(refusal(p))
+					return
 				}
+				// An unknown question may still be arriving in
+				// pieces: act once the terminal has been quiet.
 				quiet.Reset(500 * time.Millisecond)
-				quietC = quiet.C
 			}
-		case <-quietC:
+		case <-quiet.C:
 			if p, ok := DetectPrompt(c.tty.text()); ok {
 				fail(refusal(p))
 				return
 			}
 		case <-timeout.C:
 			msg := fmt.Sprintf("connect timed out after %s", c.cfg.ConnectTimeout)
-			if what := describe(seen, c.tty.text()); what != "" {
-				msg += ": " + what
+			c.qmu.Lock()
+			seen := describe(p0.lines, c.tty.text())
+			c.qmu.Unlock()
+			if seen != "" {
+				msg += ": " + seen
 			}
 			fail(msg)
 			return
 		}
 	}
-	if quiet != nil {
-		quiet.Stop()
-	}
-	for _, ln := range seen {
+	for _, ln := range p0.lines {
 		if m := batch.DecodeMessage(ln); m != "" && !strings.HasPrefix(m, "Connected to ") && !strings.HasPrefix(m, "Attached to ") {
 			c.cfg.Log.Printf("sftp: %s", m)
 		}
@@ -396,12 +501,15 @@ func (c *child) handshake() {
 	if c.cfg.StartDir != "" {
 		line, err := batch.Chdir(c.cfg.StartDir)
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
-			defer cancel()
-			var out []string
-			if out, err = c.run(ctx, line); err == nil {
-				if msgs := batch.Messages(out); len(msgs) > 0 {
-					err = errors.New(strings.Join(msgs, "; "))
+			var p *Pending
+			if p, err = c.send(line); err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+				defer cancel()
+				var out []string
+				if out, err = p.Wait(ctx); err == nil {
+					if msgs := batch.Messages(out); len(msgs) > 0 {
+						err = errors.New(strings.Join(msgs, "; "))
+					}
 				}
 			}
 		}
@@ -423,34 +531,6 @@ func refusal(p Prompt) string {
 			"use a key or an ssh-agent", p.Kind, p.Text)
 	}
 	return fmt.Sprintf("ssh asked a question sftper does not answer: %q", p.Text)
-}
-
-// run sends one command line and collects its output up to its marker.
-func (c *child) run(ctx context.Context, line string) ([]string, error) {
-	want, err := c.send(line)
-	if err != nil {
-		return nil, &ConnError{Msg: "connection lost: " + c.exitReason(nil), Sent: false}
-	}
-	var out []string
-	echoed := false
-	for {
-		select {
-		case ln, ok := <-c.lines:
-			if !ok {
-				return out, &ConnError{Msg: "connection lost: " + c.exitReason(out), Sent: true}
-			}
-			if ln == want {
-				return out, nil
-			}
-			if !echoed && strings.HasPrefix(ln, "sftp> ") {
-				echoed = true
-				continue
-			}
-			out = append(out, ln)
-		case <-ctx.Done():
-			return out, ctx.Err()
-		}
-	}
 }
 
 // exitReason waits briefly for the child to exit after its output ended and
@@ -547,8 +627,6 @@ func (c *child) close() error {
 	c.kill() // stragglers in the process group
 	<-c.exited
 	c.tty.close()
-	for range c.lines {
-	}
 	if err == nil && c.status != nil && c.connErr == nil {
 		var ee *exec.ExitError
 		if !errors.As(c.status, &ee) || ee.ExitCode() != 0 {
