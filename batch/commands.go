@@ -2,6 +2,7 @@ package batch
 
 import (
 	"crypto/rand"
+	"fmt"
 	"strings"
 )
 
@@ -30,9 +31,26 @@ func Chdir(remote string) (string, error) {
 
 // Stat lists one path in long format: a directory's contents, or the path
 // itself when it is not a directory. Used to tell "not a directory" from
-// "not found" after a listing failed.
+// "not found" after a listing failed. The path must be absolute (see
+// NewListing).
 func Stat(remote string) (string, error) {
+	if err := absolute(remote); err != nil {
+		return "", err
+	}
 	return line("ls -lan", arg{path: remote, kind: globbed})
+}
+
+// absolute refuses a relative path for ls. sftp makes a relative path
+// absolute by putting its working directory in front, escaping the glob
+// characters * ? [ ] \ of the directory but not braces, and ls expands
+// braces: under a working directory named "{a}" a relative path would be
+// listed under "a". The caller, which knows the working directory, joins
+// the two itself.
+func absolute(remote string) error {
+	if !strings.HasPrefix(remote, "/") {
+		return &UnsafePathError{Path: remote, Reason: "ls needs an absolute path"}
+	}
+	return nil
 }
 
 // Listing is one planned LISTDIR: the line to run and what its output must
@@ -58,8 +76,11 @@ type Listing struct {
 // tagSteps is how many "/" or "/." steps the random chain has: 2^40 chains.
 const tagSteps = 40
 
-// NewListing plans a listing of dir.
+// NewListing plans a listing of dir, which must be absolute.
 func NewListing(dir string) (*Listing, error) {
+	if err := absolute(dir); err != nil {
+		return nil, err
+	}
 	var rnd [tagSteps / 8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
@@ -74,7 +95,7 @@ func NewListing(dir string) (*Listing, error) {
 	}
 	t.WriteString("/.")
 	tag := t.String()
-	l, err := line("ls -lan", arg{path: dir, suffix: tag, kind: globbed})
+	l, err := line("ls -lan", arg{path: dir, suffix: tag, maxSuffix: 2*tagSteps + 2, kind: globbed})
 	if err != nil {
 		return nil, err
 	}
@@ -85,4 +106,33 @@ func NewListing(dir string) (*Listing, error) {
 // listed path, so that the caller sees the path it asked for.
 func (l *Listing) Clean(msg string) string {
 	return strings.ReplaceAll(msg, l.tag, "")
+}
+
+// Pwd asks for the remote working directory; ParsePwd reads the answer.
+const Pwd = "pwd"
+
+// ParsePwd reads sftp's answer to Pwd ("Remote working directory: /H").
+func ParsePwd(lines []string) (string, error) {
+	const prefix = "Remote working directory: "
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], prefix) {
+		return "", fmt.Errorf("unexpected answer to pwd: %q", lines)
+	}
+	dir, err := DecodePrinted(strings.TrimPrefix(lines[0], prefix))
+	if err != nil {
+		return "", fmt.Errorf("remote working directory: %v", err)
+	}
+	if !strings.HasPrefix(dir, "/") {
+		return "", fmt.Errorf("remote working directory %q is not absolute", dir)
+	}
+	return dir, nil
+}
+
+// Join makes a remote path absolute against the working directory dir the
+// way sftp itself does, by joining the strings: no cleaning, since ".."
+// after a symlink means what the server says it means.
+func Join(dir, p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return strings.TrimSuffix(dir, "/") + "/" + p
 }

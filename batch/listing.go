@@ -96,6 +96,11 @@ func (l *Listing) parseLine(ln string, now time.Time) (Entry, error) {
 	return Entry{Name: name, Size: size, Mtime: mtime.Unix(), Mode: mode}, nil
 }
 
+// DecodePrinted recovers text (a name, a path) that sftp printed on its
+// standard output, or says why it cannot be recovered exactly; see
+// decodeName.
+func DecodePrinted(s string) (string, error) { return decodeName(s) }
+
 // decodeName recovers a name from sftp's listing output. In a UTF-8 locale
 // sftp prints printable characters (UTF-8 included) as they are, TAB, CR
 // and LF raw, and every other byte as a backslash and three octal digits,
@@ -194,41 +199,57 @@ var months = map[string]time.Month{
 }
 
 // ParseTime reads sftp's date column, printed in UTC (sftper runs sftp with
-// TZ=UTC). sftp prints "Mon DD HH:MM" for times in the last six months and
-// "Mon DD  YYYY" otherwise, so the result is exact to the minute (seconds
-// dropped) for recent times and to the day (00:00 UTC) for older or future
-// ones. The year of a recent time is the one that puts it within the six
-// months before now; a minute of slack covers the gap between sftp's clock
-// reading and ours.
+// TZ=UTC). sftp prints "Mon DD HH:MM" for times in the six months up to its
+// own clock reading and "Mon DD  YYYY" otherwise, so the result is exact to
+// the minute (seconds dropped) for recent times and to the day (00:00 UTC)
+// for older or future ones. The year of a recent time is the one that puts
+// it within the six months before now. now need not be sftp's clock
+// reading: the two candidate years are a year apart and the window is half
+// a year, so a day of slack on either side still picks exactly one.
 func ParseTime(mon, day, clock string, now time.Time) (time.Time, error) {
 	m, ok := months[mon]
 	d, err := strconv.Atoi(strings.TrimSpace(day))
 	if !ok || err != nil || d < 1 || d > 31 {
 		return time.Time{}, fmt.Errorf("bad date %q", mon+" "+day)
 	}
+	valid := func(t time.Time) bool { return t.Day() == d } // no Feb 30, or Feb 29 in 2025
 	clock = strings.TrimSpace(clock)
-	if len(clock) == 4 {
-		y, _ := strconv.Atoi(clock)
+	if y, ok := digits(clock); ok && len(clock) == 4 {
 		t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-		if t.Day() != d {
+		if !valid(t) {
 			return time.Time{}, fmt.Errorf("bad date %q", mon+" "+day+" "+clock)
 		}
 		return t, nil
 	}
-	hh, err1 := strconv.Atoi(clock[:len(clock)-3])
-	mm, err2 := strconv.Atoi(clock[len(clock)-2:])
-	if err1 != nil || err2 != nil || hh > 23 || mm > 59 {
+	hh, mm := -1, -1
+	if h, m, found := strings.Cut(clock, ":"); found && len(m) == 2 && len(h) >= 1 && len(h) <= 2 {
+		hh, _ = digits(h)
+		mm, _ = digits(m)
+	}
+	if hh < 0 || hh > 23 || mm < 0 || mm > 59 {
 		return time.Time{}, fmt.Errorf("bad time %q", clock)
 	}
 	now = now.UTC()
 	for _, y := range []int{now.Year(), now.Year() - 1, now.Year() + 1} {
 		t := time.Date(y, m, d, hh, mm, 0, 0, time.UTC)
-		if t.Day() != d {
-			continue // Feb 29 of a year that has none
-		}
-		if t.After(now.Add(-sixMonths-time.Minute)) && !t.After(now.Add(time.Minute)) {
+		if valid(t) && t.After(now.Add(-sixMonths-24*time.Hour)) && !t.After(now.Add(24*time.Hour)) {
 			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("date %q is not within six months of %s", mon+" "+day+" "+clock, now.Format(time.RFC3339))
+}
+
+// digits parses a string of ASCII digits only (no sign, no spaces).
+func digits(s string) (int, bool) {
+	if s == "" {
+		return -1, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }

@@ -86,28 +86,37 @@ func quote(p string, k argKind) string {
 
 // line builds one sftp command line: the command, its flags, "--" so that no
 // operand is ever read as an option, and each operand quoted for its kind.
+// The length is checked with each operand's longest suffix, so that the
+// same paths are always accepted or always refused.
 func line(cmd string, args ...arg) (string, error) {
 	var b strings.Builder
 	b.WriteString(cmd)
 	b.WriteString(" --")
-	for _, a := range args {
+	longest, worst := 0, b.Len()
+	for i, a := range args {
 		if err := CheckPath(a.path); err != nil {
 			return "", err
 		}
 		b.WriteByte(' ')
-		b.WriteString(quote(a.path+a.suffix, a.kind))
+		q := quote(a.path+a.suffix, a.kind)
+		b.WriteString(q)
+		worst += 1 + len(q) - len(a.suffix) + max(a.maxSuffix, len(a.suffix))
+		if len(a.path) > len(args[longest].path) {
+			longest = i
+		}
 	}
-	if b.Len() > MaxLine {
+	if worst > MaxLine {
 		return "", &UnsafePathError{
-			Path:   args[len(args)-1].path,
-			Reason: fmt.Sprintf("the sftp command line would be %d bytes, over sftp's limit of %d", b.Len(), MaxLine),
+			Path:   args[longest].path,
+			Reason: fmt.Sprintf("the sftp command line would be %d bytes, over sftp's limit of %d", worst, MaxLine),
 		}
 	}
 	return b.String(), nil
 }
 
 type arg struct {
-	path   string
-	suffix string // appended after checking: sftper's own, always safe
-	kind   argKind
+	path      string
+	suffix    string // appended after checking: sftper's own, always safe
+	maxSuffix int    // the longest suffix this operand can get
+	kind      argKind
 }

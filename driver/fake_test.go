@@ -82,6 +82,8 @@ func fakeSftp(mode string) int {
 			if strings.Contains(arg, "missing") {
 				fmt.Print("stat remote: No such file or directory\r\n")
 			}
+		case "pwd":
+			fmt.Println("Remote working directory: /home/fake {a}")
 		case "sleep":
 			d, _ := time.ParseDuration(arg)
 			time.Sleep(d)

@@ -160,7 +160,14 @@ func (x executor) put(op proto.Put) step {
 	if err != nil {
 		return done(failed(err.Error(), remoteState{"unchanged"}))
 	}
-	line, err := batch.Put(src, op.Dest)
+	if err := batch.CheckPath(op.Dest); err != nil {
+		return done(fail(err))
+	}
+	dest, err := x.s.Resolve(x.ctx, op.Dest)
+	if err != nil {
+		return done(failed(err.Error(), remoteState{"unchanged"}))
+	}
+	line, err := batch.Put(src, dest)
 	if err != nil {
 		return done(fail(err))
 	}
@@ -237,7 +244,11 @@ func (x executor) get(op proto.Get) step {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := filepath.Join(filepath.Dir(dest), ".sftper-"+hex.EncodeToString(rnd[:])+".part")
-	line, err := batch.Get(op.Source, tmp)
+	source, err := x.s.Resolve(x.ctx, op.Source)
+	if err != nil {
+		return done(failed(err.Error(), nil))
+	}
+	line, err := batch.Get(source, tmp)
 	if err != nil {
 		return done(fail(err))
 	}
@@ -267,7 +278,14 @@ func (x executor) get(op proto.Get) step {
 }
 
 func (x executor) listDir(op proto.ListDir) step {
-	l, err := batch.NewListing(op.Path)
+	if err := batch.CheckPath(op.Path); err != nil {
+		return done(fail(err))
+	}
+	dir, err := x.s.Resolve(x.ctx, op.Path)
+	if err != nil {
+		return done(failed(err.Error(), nil))
+	}
+	l, err := batch.NewListing(dir)
 	if err != nil {
 		return done(fail(err))
 	}
@@ -296,7 +314,7 @@ func (x executor) listed(op proto.ListDir, l *batch.Listing, out []string, err e
 	if strings.HasPrefix(msgs[0], "Can't ls: ") && strings.HasSuffix(msgs[0], " not found") {
 		// The listing path ends in "/.", which does not resolve under
 		// a file: ask about the path itself to tell the two apart.
-		if x.isNonDirectory(op.Path) {
+		if x.isNonDirectory(l.Dir) {
 			msg = fmt.Sprintf("%q is not a directory", op.Path)
 		} else {
 			msg = fmt.Sprintf("%q: No such file or directory", op.Path)
@@ -317,7 +335,14 @@ func (x executor) isNonDirectory(remote string) bool {
 }
 
 func (x executor) delete(op proto.Delete) step {
-	line, err := batch.Remove(op.Path)
+	if err := batch.CheckPath(op.Path); err != nil {
+		return done(fail(err))
+	}
+	target, err := x.s.Resolve(x.ctx, op.Path)
+	if err != nil {
+		return done(failed(err.Error(), nil))
+	}
+	line, err := batch.Remove(target)
 	if err != nil {
 		return done(fail(err))
 	}

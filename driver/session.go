@@ -115,6 +115,38 @@ func (s *Session) Start() error {
 func (s *Session) Send(ctx context.Context, line string) (*Pending, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c, err := s.connected(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(line)
+}
+
+// Resolve makes a remote path absolute against the session's working
+// directory (the starting directory), connecting first if need be. sftper
+// passes sftp absolute paths only: sftp's own joining leaves braces in the
+// working directory unescaped, which ls would expand. Errors are those of
+// Send, or a *ConnError when the working directory's name could not be read
+// exactly (then only absolute paths can be used).
+func (s *Session) Resolve(ctx context.Context, p string) (string, error) {
+	if strings.HasPrefix(p, "/") {
+		return p, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.connected(ctx)
+	if err != nil {
+		return "", err
+	}
+	if c.cwdErr != nil {
+		return "", &ConnError{Msg: fmt.Sprintf("relative path %q cannot be used: %v; use an absolute path", p, c.cwdErr)}
+	}
+	return batch.Join(c.cwd, p), nil
+}
+
+// connected returns the current child once it is connected, starting a
+// fresh one if there is none or the last one was lost. Called with s.mu held.
+func (s *Session) connected(ctx context.Context) (*child, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
@@ -141,7 +173,7 @@ func (s *Session) Send(ctx context.Context, line string) (*Pending, error) {
 		s.setChild(nil)
 		return nil, c.connErr
 	}
-	return c.send(line)
+	return c, nil
 }
 
 // Run sends one command line and waits for its output: Send, then Wait.
@@ -224,6 +256,8 @@ type child struct {
 
 	ready   chan struct{} // closed when the handshake is over
 	connErr *ConnError    // the handshake's failure, valid after ready
+	cwd     string        // the remote working directory, valid after ready
+	cwdErr  error         // why cwd could not be read exactly, if so
 }
 
 func (s *Session) spawn() (*child, error) {
@@ -499,24 +533,40 @@ func (c *child) handshake() {
 	}
 	c.tty.connected()
 	if c.cfg.StartDir != "" {
-		line, err := batch.Chdir(c.cfg.StartDir)
+		out, err := c.setupStep(batch.Chdir(c.cfg.StartDir))
 		if err == nil {
-			var p *Pending
-			if p, err = c.send(line); err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
-				defer cancel()
-				var out []string
-				if out, err = p.Wait(ctx); err == nil {
-					if msgs := batch.Messages(out); len(msgs) > 0 {
-						err = errors.New(strings.Join(msgs, "; "))
-					}
-				}
+			if msgs := batch.Messages(out); len(msgs) > 0 {
+				err = errors.New(strings.Join(msgs, "; "))
 			}
 		}
 		if err != nil {
 			fail(fmt.Sprintf("starting directory %q: %v", c.cfg.StartDir, err))
+			return
 		}
 	}
+	out, err := c.setupStep(batch.Pwd, nil)
+	if err != nil {
+		fail(fmt.Sprintf("reading the remote working directory: %v", err))
+		return
+	}
+	if c.cwd, c.cwdErr = batch.ParsePwd(out); c.cwdErr != nil {
+		c.cfg.Log.Printf("%v: relative remote paths cannot be used", c.cwdErr)
+	}
+}
+
+// setupStep runs one command of the handshake, bounded by the connect
+// timeout.
+func (c *child) setupStep(line string, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.send(line)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+	defer cancel()
+	return p.Wait(ctx)
 }
 
 // refusal is the error for a question sftper will not answer.

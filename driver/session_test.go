@@ -61,7 +61,7 @@ func TestRunReturnsEachCommandsOwnOutput(t *testing.T) {
 	}{
 		{"say a|b c", []string{"a", "b c"}},
 		{"err remote delete /x: Failure", []string{"remote delete /x: Failure\r"}},
-		{"pwd", nil},
+		{"pwd", []string{"Remote working directory: /home/fake {a}"}},
 		// Parse errors come before the command's echo and still belong to it.
 		{"badparse", []string{"Invalid command.\r"}},
 		// Output that looks like a prompt or like a marker does not end
@@ -244,5 +244,15 @@ func TestChildEnvPinsOnlyLocaleTimeAndTerminal(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, gotMap); diff != "" {
 		t.Error(diff)
+	}
+}
+
+func TestResolveJoinsTheWorkingDirectory(t *testing.T) {
+	s, _ := fakeSession(t, "ok", Config{})
+	for p, want := range map[string]string{"x": "/home/fake {a}/x", "/abs": "/abs", "../y": "/home/fake {a}/../y"} {
+		got, err := s.Resolve(context.Background(), p)
+		if err != nil || got != want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", p, got, err, want)
+		}
 	}
 }
