@@ -311,27 +311,40 @@ func (x executor) listed(op proto.ListDir, l *batch.Listing, out []string, err e
 		msgs[i] = l.Clean(msgs[i])
 	}
 	msg := strings.Join(msgs, "; ")
-	if strings.HasPrefix(msgs[0], "Can't ls: ") && strings.HasSuffix(msgs[0], " not found") {
-		// The listing path ends in "/.", which does not resolve under
-		// a file: ask about the path itself to tell the two apart.
-		if x.isNonDirectory(l.Dir) {
-			msg = fmt.Sprintf("%q is not a directory", op.Path)
-		} else {
-			msg = fmt.Sprintf("%q: No such file or directory", op.Path)
-		}
+	if notFound(msgs[0]) {
+		msg = x.whyNotListed(op.Path, l.Dir)
 	}
 	return failed(msg, nil)
 }
 
-// isNonDirectory reports whether remote exists and is not a directory: sftp
-// then lists it as a single entry and says nothing else.
-func (x executor) isNonDirectory(remote string) bool {
-	line, err := batch.Stat(remote)
+func notFound(msg string) bool {
+	return strings.HasPrefix(msg, "Can't ls: ") && strings.HasSuffix(msg, " not found")
+}
+
+// whyNotListed finds out why a listing came back "not found". The listing
+// path ends in "/.", which does not resolve under a file, nor under a
+// directory without search permission; sftp's glob reports both as "not
+// found". Listing the path itself tells them apart: sftp then prints the
+// file as a single entry, or the directory's error, or "not found" again.
+func (x executor) whyNotListed(asked, dir string) string {
+	line, err := batch.Stat(dir)
 	if err != nil {
-		return false
+		return err.Error()
 	}
 	out, err := x.s.Run(x.ctx, line)
-	return err == nil && len(out) == 1 && len(batch.Messages(out)) == 0
+	if err != nil {
+		return err.Error()
+	}
+	if msgs := batch.Messages(out); len(msgs) > 0 {
+		if notFound(msgs[0]) {
+			return fmt.Sprintf("%q: No such file or directory", asked)
+		}
+		return strings.Join(msgs, "; ")
+	}
+	if len(out) == 1 {
+		return fmt.Sprintf("%q is not a directory", asked)
+	}
+	return fmt.Sprintf("%q: Permission denied (the directory can be read but not searched)", asked)
 }
 
 func (x executor) delete(op proto.Delete) step {

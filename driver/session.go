@@ -676,6 +676,7 @@ func (c *child) close() error {
 	}
 	c.kill() // stragglers in the process group
 	<-c.exited
+	<-c.ready // the handshake ends once the output has
 	c.tty.close()
 	if err == nil && c.status != nil && c.connErr == nil {
 		var ee *exec.ExitError
