@@ -1,0 +1,280 @@
+package integration
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sftper/sftper/integration/client"
+	"github.com/sftper/sftper/integration/sshdtest"
+)
+
+// A prompt must be reported, not waited on: well within the default
+// 30 s connect timeout.
+const promptBound = 10 * time.Second
+
+// timed sends one request and returns its result and how long it took.
+func timed(s *sftper, r any) (client.Result, time.Duration) {
+	s.t.Helper()
+	t0 := time.Now()
+	res := s.do(r)
+	return res, time.Since(t0)
+}
+
+func TestHostKeyPrompt(t *testing.T) {
+	needSSH(t)
+	config, kh, err := srv.HostKeyPromptConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, runOpts{framing: client.Text}, "-F", config, sshdtest.Alias)
+	for i := range 2 { // and again: each attempt is refused the same way
+		res, took := timed(s, listdir("."))
+		if res.Status != "error" {
+			t.Fatalf("attempt %d: %s, want error", i, res.Raw)
+		}
+		if !strings.Contains(res.Message, "authenticity of host") && !strings.Contains(res.Message, "SHA256:") {
+			t.Errorf("attempt %d: message %q does not quote ssh's host key question", i, res.Message)
+		}
+		if took > promptBound {
+			t.Errorf("attempt %d took %v, want < %v", i, took, promptBound)
+		}
+	}
+	s.finish()
+	if b, err := os.ReadFile(kh); err != nil || len(b) != 0 {
+		t.Errorf("known_hosts now holds %q (%v); want it untouched (empty)", b, err)
+	}
+}
+
+func TestUnknownHostKeyStrict(t *testing.T) {
+	needSSH(t)
+	config, kh, err := srv.HostKeyPromptConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, runOpts{framing: client.Text}, "-F", config, "-o", "StrictHostKeyChecking=yes", sshdtest.Alias)
+	res, took := timed(s, listdir("."))
+	if res.Status != "error" || !containsFold(res.Message, "Host key verification failed", "No ED25519 host key is known") {
+		t.Errorf("%s, want an error saying the host key is unknown", res.Raw)
+	}
+	if took > promptBound {
+		t.Errorf("took %v", took)
+	}
+	s.finish()
+	if b, _ := os.ReadFile(kh); len(b) != 0 {
+		t.Errorf("known_hosts now holds %q", b)
+	}
+}
+
+func TestPasswordPrompt(t *testing.T) {
+	needSSH(t)
+	server := startServer(t, sshdtest.Options{PasswordAuth: true})
+	config, err := server.PasswordPromptConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, runOpts{framing: client.Text, server: server}, "-F", config, sshdtest.Alias)
+	res, took := timed(s, listdir("."))
+	if res.Status != "error" {
+		t.Fatalf("%s, want error", res.Raw)
+	}
+	if !strings.Contains(res.Message, "'s password") {
+		t.Errorf("message %q does not quote ssh's password prompt (%q)", res.Message, server.User+"@127.0.0.1's password:")
+	}
+	if took > promptBound {
+		t.Errorf("took %v, want < %v", took, promptBound)
+	}
+	s.finish()
+	if strings.Contains(server.Log(), "Accepted") {
+		t.Error("the server accepted a login")
+	}
+}
+
+func TestAuthFailure(t *testing.T) {
+	needSSH(t)
+	config, err := srv.UnauthorizedKeyConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, runOpts{framing: client.Text}, "-F", config, sshdtest.Alias)
+	res, took := timed(s, listdir("."))
+	if res.Status != "error" || !strings.Contains(res.Message, "Permission denied") {
+		t.Errorf("%s, want an error with ssh's Permission denied", res.Raw)
+	}
+	if took > promptBound {
+		t.Errorf("took %v", took)
+	}
+	s.finish()
+}
+
+// silentListener accepts TCP connections and never says anything: a host
+// that is "up" but never answers the SSH handshake.
+func silentListener(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// bareArgs connect to 127.0.0.1:port with nothing from any ssh_config.
+func bareArgs(port int) []string {
+	return []string{
+		"-F", "/dev/null", "-P", strconv.Itoa(port),
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes",
+		"nobody@127.0.0.1",
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	needSSH(t)
+	port := silentListener(t)
+	t0 := time.Now()
+	s := start(t, runOpts{framing: client.Text}, append([]string{"--connect-timeout", "2s"}, bareArgs(port)...)...)
+	res := s.doWithin(listdir("."), 20*time.Second)
+	took := time.Since(t0)
+	if res.Status != "error" {
+		t.Errorf("%s, want error", res.Raw)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v with --connect-timeout 2s, want < 10s", took)
+	}
+	if took < 1500*time.Millisecond {
+		t.Errorf("gave up after %v, before the 2s timeout", took)
+	}
+	s.p.CloseStdin()
+	if _, err := s.p.Wait(20 * time.Second); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	needSSH(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := start(t, runOpts{framing: client.Text}, bareArgs(port)...)
+	for range 2 { // the stream goes on after a failed connect
+		res, took := timed(s, listdir("."))
+		if res.Status != "error" || !strings.Contains(res.Message, "Connection refused") {
+			t.Errorf("%s, want an error with ssh's Connection refused", res.Raw)
+		}
+		if took > promptBound {
+			t.Errorf("took %v", took)
+		}
+	}
+	s.finish()
+}
+
+// TestOneConnection: one sftp session serves every request.
+func TestOneConnection(t *testing.T) {
+	needSSH(t)
+	server := startServer(t, sshdtest.Options{})
+	s := start(t, runOpts{framing: client.Binary, server: server}, "-F", server.SSHConfig, sshdtest.Alias)
+	src := filepath.Join(s.dir, "f")
+	writeFile(t, nil, src, []byte("f"))
+	for i := range 10 {
+		name := "f" + strconv.Itoa(i)
+		s.must("ok", put(src, name))
+		s.must("ok", listdir("."))
+		s.must("ok", get(name, filepath.Join(s.dir, name)))
+		s.expect("error", get("missing", filepath.Join(s.dir, "missing")))
+		s.must("ok", del(name))
+		s.do([]byte(`{"command":"NOPE"}`))
+	}
+	sftps := 0
+	for _, name := range children(t, s.p.Pid()) {
+		if name == "sftp" {
+			sftps++
+		}
+	}
+	if sftps != 1 {
+		t.Errorf("%d sftp processes under sftper, want 1", sftps)
+	}
+	s.finish()
+	if n := strings.Count(server.Log(), "Accepted publickey"); n != 1 {
+		t.Errorf("%d logins for 60 requests, want 1", n)
+	}
+}
+
+// TestServerDiesMidTransfer: the request in flight gets an error, and the
+// next one succeeds on a new session with nothing done by the caller.
+func TestServerDiesMidTransfer(t *testing.T) {
+	needSSH(t)
+	server := startServer(t, sshdtest.Options{})
+	// 2000 Kbit/s: a 4 MiB upload takes about 16 s, plenty of time to kill
+	// the server in the middle.
+	s := start(t, runOpts{framing: client.Text, server: server},
+		"--sftp-command", "sftp -l 2000", "-F", server.SSHConfig, sshdtest.Alias)
+	s.must("ok", listdir("."))
+	src := filepath.Join(s.dir, "big")
+	writeFile(t, nil, src, bytes.Repeat([]byte("z"), 4<<20))
+	if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"big","dest":"big"},"id":"inflight"}`), reqTimeout); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, filepath.Join(server.Home, "big"))
+	if err := server.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.p.Recv(reqTimeout)
+	if err != nil {
+		t.Fatalf("no result for the PUT in flight: %v", err)
+	}
+	res, _ := client.Decode(b)
+	if res.Status != "error" || string(res.ID) != `"inflight"` {
+		t.Fatalf("PUT in flight: %s, want error", b)
+	}
+	if r := remoteData(t, res); r != "partial" {
+		t.Errorf("remote %q, want partial: the file was being written", r)
+	}
+
+	if err := server.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(s.dir, "small")
+	writeFile(t, nil, small, []byte("after restart"))
+	s.must("ok", put(small, "small"))
+	if got := readFile(t, filepath.Join(server.Home, "small")); string(got) != "after restart" {
+		t.Errorf("small holds %q", got)
+	}
+	checkListing(t, s.must("ok", listdir(".")), server.Home)
+	s.finish()
+	if n := strings.Count(server.Log(), "Accepted publickey"); n != 2 {
+		t.Errorf("%d logins, want 2 (before and after the restart)", n)
+	}
+}

@@ -1,0 +1,141 @@
+package sshdtest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// procInfo is the part of /proc/PID/stat the tree walk needs.
+type procInfo struct {
+	pid, ppid int
+	state     byte
+}
+
+// readStat parses /proc/PID/stat. The command name is in parentheses and
+// may itself contain spaces and parentheses, so the fields are taken from
+// after the last ')'.
+func readStat(pid int) (procInfo, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procInfo{}, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procInfo{}, fmt.Errorf("/proc/%d/stat: no ')' in %q", pid, b)
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 || len(f[0]) != 1 {
+		return procInfo{}, fmt.Errorf("/proc/%d/stat: short line %q", pid, b)
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return procInfo{}, fmt.Errorf("/proc/%d/stat: ppid: %v", pid, err)
+	}
+	return procInfo{pid: pid, ppid: ppid, state: f[0][0]}, nil
+}
+
+// Descendants returns the pids of every living (non-zombie) process below
+// pid in the process tree, found by walking /proc. The result does not
+// include pid itself. Processes that exit during the walk are skipped.
+func Descendants(pid int) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		info, err := readStat(p)
+		if err != nil {
+			// Gone between ReadDir and ReadFile: not a descendant any more.
+			continue
+		}
+		if info.state == 'Z' || info.state == 'X' {
+			continue
+		}
+		children[info.ppid] = append(children[info.ppid], p)
+	}
+	var out []int
+	queue := []int{pid}
+	seen := map[int]bool{pid: true}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Alive reports whether pid exists and is not a zombie. A zombie counts as
+// dead: when the parent has died the process is reparented to an init that
+// may never reap it, but it runs no code and holds no sockets.
+func Alive(pid int) bool {
+	info, err := readStat(pid)
+	if err != nil {
+		return false
+	}
+	return info.state != 'Z' && info.state != 'X'
+}
+
+// signal sends sig to pid, treating "no such process" as success.
+func signal(pid int, sig syscall.Signal) error {
+	err := syscall.Kill(pid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// freezeTree stops root and all its descendants with SIGSTOP, repeating the
+// walk until it finds no new process, so that nothing forks between the
+// snapshot and the signal that follows. It returns every pid it stopped,
+// root first.
+func freezeTree(root int) ([]int, error) {
+	stopped := map[int]bool{}
+	order := []int{}
+	stop := func(p int) error {
+		if stopped[p] {
+			return nil
+		}
+		stopped[p] = true
+		order = append(order, p)
+		return signal(p, syscall.SIGSTOP)
+	}
+	if err := stop(root); err != nil {
+		return nil, err
+	}
+	// A tree of sshd processes is a handful deep; 50 rounds without
+	// settling means something is forking wildly.
+	for range 50 {
+		ds, err := Descendants(root)
+		if err != nil {
+			return order, err
+		}
+		fresh := 0
+		for _, p := range ds {
+			if !stopped[p] {
+				fresh++
+				if err := stop(p); err != nil {
+					return order, err
+				}
+			}
+		}
+		if fresh == 0 {
+			return order, nil
+		}
+	}
+	return order, fmt.Errorf("process tree of %d did not settle while stopping it", root)
+}
