@@ -241,6 +241,7 @@ type child struct {
 	cfg    *Config
 	cmd    *exec.Cmd
 	stdin  *os.File
+	pipes  *childPipes
 	tty    *ttyWatch
 	lines  chan string   // sftp's stdout and stderr, a line at a time; closed at EOF
 	exited chan struct{} // closed once the process has been waited for
@@ -278,36 +279,26 @@ func (s *Session) spawn() (*child, error) {
 		tty.Close()
 		return nil, err
 	}
-	inR, inW, err := blockingPipe()
+	pipes, err := newChildPipes()
 	if err != nil {
 		ptmx.Close()
 		tty.Close()
 		return nil, err
 	}
-	outR, outW, err := blockingPipe()
-	if err != nil {
-		ptmx.Close()
-		tty.Close()
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, outW
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.inR, pipes.outW, pipes.errW
 	cmd.ExtraFiles = []*os.File{tty}
 	// A session of its own with the pty as controlling terminal: ssh's
 	// /dev/tty is the pty, and the whole process group (sftp, ssh and any
 	// ProxyCommand) can be signalled at once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
 	err = cmd.Start()
-	inR.Close()
-	outW.Close()
 	tty.Close()
 	if err != nil {
 		ptmx.Close()
-		inW.Close()
-		outR.Close()
+		pipes.closeAll()
 		return nil, fmt.Errorf("start %s: %w", prog[0], err)
 	}
+	pipes.started()
 
 	var nonce [16]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -316,16 +307,18 @@ func (s *Session) spawn() (*child, error) {
 	c := &child{
 		cfg:    &s.cfg,
 		cmd:    cmd,
-		stdin:  inW,
+		stdin:  pipes.inW,
+		pipes:  pipes,
 		tty:    newTTYWatch(ptmx, s.cfg.Log),
 		lines:  make(chan string, 256),
 		exited: make(chan struct{}),
 		nonce:  hex.EncodeToString(nonce[:]),
 		ready:  make(chan struct{}),
 	}
-	go c.readLines(outR)
+	go c.readLines(pipes.outR)
 	go func() {
 		c.status = cmd.Wait()
+		pipes.restoreBlocking() // let the output reach its end
 		close(c.exited)
 	}()
 	go c.route()
@@ -347,19 +340,6 @@ func childEnv(env []string) []string {
 		out = append(out, k+"="+v)
 	}
 	return out
-}
-
-// blockingPipe is os.Pipe without the poller: sftper waits on sftp's output
-// after every command, and a read blocked in the kernel wakes up sooner than
-// one parked in Go's network poller, which is measurable when thousands of
-// small commands each wait for their marker. Nothing needs to interrupt
-// these reads: the pipe ends when sftp and ssh exit.
-func blockingPipe() (r, w *os.File, err error) {
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		return nil, nil, fmt.Errorf("pipe: %w", err)
-	}
-	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
 }
 
 // pollable returns f as a non-blocking, poller-registered file, so that
@@ -531,6 +511,9 @@ func (c *child) handshake() {
 			c.cfg.Log.Printf("sftp: %s", m)
 		}
 	}
+	// ssh has opened its session, and with it made its stderr
+	// non-blocking; see childPipes.
+	c.pipes.restoreBlocking()
 	c.tty.connected()
 	if c.cfg.StartDir != "" {
 		out, err := c.setupStep(batch.Chdir(c.cfg.StartDir))
