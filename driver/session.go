@@ -58,9 +58,9 @@ var ErrClosed = errors.New("session closed")
 
 // Session is one sftp child at a time, started at Start or at the first Run
 // and kept for every later command. If the child dies (connection dropped,
-// server restarted), the command in flight gets a *ConnError and the next
-// Run starts a fresh child. Session is safe for concurrent use; commands
-// run one at a time.
+// server restarted), the commands in flight get a *ConnError and the next
+// Send starts a fresh child. Session is safe for concurrent use: lines are
+// sent in the order Send is called, and sftp runs them one after another.
 type Session struct {
 	cfg Config
 
@@ -210,11 +210,11 @@ func (p *Pending) Wait(ctx context.Context) ([]string, error) {
 	}
 }
 
-// Close ends the session cleanly: sftp's input is closed so that it says
-// goodbye to the server, and it is killed if it has not exited within a few
-// seconds. A Run blocked in another goroutine is not interrupted by Close
-// (cancel its context for that); Close waits for it. The error, if any, is
-// sftp's unexpected exit status.
+// Close ends the session cleanly: sftp's input is closed, so it runs what
+// was already sent, says goodbye to the server and exits; it is killed if
+// it has not exited within a few seconds (commands still outstanding then
+// fail). Later Sends fail with ErrClosed. The error, if any, is sftp's
+// unexpected exit status.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -230,7 +230,7 @@ func (s *Session) Close() error {
 // Kill stops the child at once, without waiting for a Run in progress (which
 // then fails). It is for signals: the caller is about to exit.
 func (s *Session) Kill() {
-	// Not under s.mu: a Run may hold it for the length of a transfer.
+	// Not under s.mu: Send holds it while it waits for a connection.
 	if c := s.live.Load(); c != nil {
 		c.kill()
 	}
