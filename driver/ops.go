@@ -16,29 +16,40 @@ import (
 	"github.com/sftper/sftper/proto"
 )
 
-// Call is one request being carried out. Its result is ready when Done is
-// closed.
+// Call is one request being carried out. Its result is ready to be taken
+// when Done is closed.
 type Call struct {
-	Op   proto.Op
-	done chan struct{}
-	resp *proto.Response
+	Op     proto.Op
+	ctx    context.Context
+	done   <-chan struct{}
+	sent   *Pending
+	finish func(out []string, err error) *proto.Response
+	resp   *proto.Response
 }
 
-// Done is closed when the result is ready.
+// Done is closed when sftp is done with the request.
 func (c *Call) Done() <-chan struct{} { return c.done }
 
-// Result waits for the result (without the request's id).
+// Result waits for sftp to be done with the request, finishes it (a GET's
+// rename, a LISTDIR's parse) and returns its result, without the request's
+// id. Finishing runs in the caller's goroutine, which results are written
+// from in order anyway: one goroutine must call Result, once per Call.
 func (c *Call) Result() *proto.Response {
-	<-c.done
+	if c.resp == nil {
+		out, err := c.sent.Wait(c.ctx)
+		c.resp = c.finish(out, err)
+	}
 	return c.resp
 }
 
+// closed is the Done of a Call whose result was known at once.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Begin starts carrying out op on s. Local checks and the sending of the
 // command line happen before Begin returns, so requests reach sftp in the
-// order Begin is called; waiting for sftp and what follows happen in the
-// background. Call MayOverlap before beginning a request while others are
-// unfinished. A request carrying a path that cannot be passed to sftp safely
-// fails before anything is sent.
+// order Begin is called. Call MayOverlap before beginning a request while
+// others are unfinished. A request carrying a path that cannot be passed to
+// sftp safely fails before anything is sent.
 func Begin(ctx context.Context, s *Session, op proto.Op) *Call {
 	x := executor{ctx: ctx, s: s}
 	var st step
@@ -54,18 +65,10 @@ func Begin(ctx context.Context, s *Session, op proto.Op) *Call {
 	default:
 		st = done(fail(fmt.Errorf("command %s is not supported", op.Name())))
 	}
-	c := &Call{Op: op, done: make(chan struct{})}
 	if st.resp != nil {
-		c.resp = st.resp
-		close(c.done)
-		return c
+		return &Call{Op: op, done: closed, resp: st.resp}
 	}
-	go func() {
-		out, err := st.sent.Wait(ctx)
-		c.resp = st.finish(out, err)
-		close(c.done)
-	}()
-	return c
+	return &Call{Op: op, ctx: ctx, done: st.sent.done, sent: st.sent, finish: st.finish}
 }
 
 // Execute carries out op and waits for its result.

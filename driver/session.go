@@ -243,7 +243,6 @@ type child struct {
 	stdin  *os.File
 	pipes  *childPipes
 	tty    *ttyWatch
-	lines  chan string   // sftp's stdout and stderr, a line at a time; closed at EOF
 	exited chan struct{} // closed once the process has been waited for
 	status error         // cmd.Wait's result, valid after exited
 
@@ -310,18 +309,16 @@ func (s *Session) spawn() (*child, error) {
 		stdin:  pipes.inW,
 		pipes:  pipes,
 		tty:    newTTYWatch(ptmx, s.cfg.Log),
-		lines:  make(chan string, 256),
 		exited: make(chan struct{}),
 		nonce:  hex.EncodeToString(nonce[:]),
 		ready:  make(chan struct{}),
 	}
-	go c.readLines(pipes.outR)
+	go c.route(pipes.outR)
 	go func() {
 		c.status = cmd.Wait()
 		pipes.restoreBlocking() // let the output reach its end
 		close(c.exited)
 	}()
-	go c.route()
 	go c.handshake()
 	return c, nil
 }
@@ -357,21 +354,6 @@ func pollable(f *os.File) (*os.File, error) {
 	return os.NewFile(fd, f.Name()), nil
 }
 
-func (c *child) readLines(r *os.File) {
-	defer close(c.lines)
-	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		ln, err := br.ReadString('\n')
-		if len(ln) > 0 {
-			c.lines <- strings.TrimSuffix(ln, "\n")
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 func (c *child) marker(seq int) string {
 	return fmt.Sprintf("# sftper-%s-%d", c.nonce, seq)
 }
@@ -400,38 +382,23 @@ func (c *child) send(line string) (*Pending, error) {
 	return p, nil
 }
 
-// route hands each line sftp prints to the oldest outstanding command, up to
-// that command's marker. When the output ends (sftp exited: the connection
-// was lost, or it was stopped), every outstanding command fails with the
-// reason.
-func (c *child) route() {
-	for ln := range c.lines {
-		c.qmu.Lock()
-		if len(c.queue) == 0 {
-			c.qmu.Unlock()
-			// Between commands: "Connection closed." when the
-			// transport dies, or a late warning.
-			if m := batch.DecodeMessage(ln); m != "" {
-				c.cfg.Log.Printf("sftp: %s", m)
-			}
-			continue
+// route reads what sftp prints and hands each line to the oldest outstanding
+// command, up to that command's marker. When the output ends (sftp exited:
+// the connection was lost, or it was stopped), every outstanding command
+// fails with the reason. Reading and routing in one goroutine saves a
+// hand-off per line.
+func (c *child) route(out *os.File) {
+	br := bufio.NewReaderSize(out, 64<<10)
+	for {
+		ln, err := br.ReadString('\n')
+		if ln != "" {
+			c.routeLine(strings.TrimSuffix(ln, "\n"))
 		}
-		p := c.queue[0]
-		switch {
-		case ln == p.marker:
-			c.queue = c.queue[1:]
-			c.qmu.Unlock()
-			close(p.done)
-			continue
-		case !p.echoed && strings.HasPrefix(ln, "sftp> "):
-			// Parse errors come before the echo and still belong to
-			// this command; everything after it does too.
-			p.echoed = true
-		default:
-			p.lines = append(p.lines, ln)
+		if err != nil {
+			break
 		}
-		c.qmu.Unlock()
 	}
+	out.Close()
 	c.qmu.Lock()
 	var head []string
 	if len(c.queue) > 0 {
@@ -449,6 +416,34 @@ func (c *child) route() {
 		p.err = c.lost
 		close(p.done)
 	}
+}
+
+func (c *child) routeLine(ln string) {
+	c.qmu.Lock()
+	if len(c.queue) == 0 {
+		c.qmu.Unlock()
+		// Between commands: "Connection closed." when the transport
+		// dies, or a late warning.
+		if m := batch.DecodeMessage(ln); m != "" {
+			c.cfg.Log.Printf("sftp: %s", m)
+		}
+		return
+	}
+	p := c.queue[0]
+	switch {
+	case ln == p.marker:
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		close(p.done)
+		return
+	case !p.echoed && strings.HasPrefix(ln, "sftp> "):
+		// Parse errors come before the echo and still belong to this
+		// command; everything after it does too.
+		p.echoed = true
+	default:
+		p.lines = append(p.lines, ln)
+	}
+	c.qmu.Unlock()
 }
 
 // handshake waits for sftp to be connected: the echo of the first marker
@@ -569,9 +564,6 @@ func refusal(p Prompt) string {
 // exitReason waits briefly for the child to exit after its output ended and
 // says why it ended, from what it printed and its exit status.
 func (c *child) exitReason(seen []string) string {
-	for ln := range c.lines { // drain what is left
-		seen = append(seen, ln)
-	}
 	select {
 	case <-c.exited:
 	case <-time.After(5 * time.Second):
