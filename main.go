@@ -113,7 +113,7 @@ type entry struct {
 // waiting for sftper between commands; results are written strictly in
 // request order.
 func serve(ctx context.Context, codec proto.Codec, sess *driver.Session, logger *log.Logger) int {
-	reads := make(chan read)
+	reads := make(chan read, window) // read and decode ahead without a hand-off per request
 	go func() {
 		for {
 			req, err := codec.ReadRequest()
