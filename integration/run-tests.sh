@@ -45,5 +45,8 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== bench smoke (its own module: vet, then one tiny run of every workload)"
+(cd bench && go vet ./... && go run . -smoke)
+
 echo "== go test -race (CI=${CI:-})"
 go test -race -count=1 ./...
