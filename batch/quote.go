@@ -5,11 +5,17 @@ import (
 	"strings"
 )
 
-// MaxLine is the longest command line, without its newline, that sftp reads
-// as one line. sftp reads commands with fgets into a 2048-byte buffer: in
-// batch and pipe mode a longer line is split and its tail runs as a second
-// command, so a line that would not fit is refused, never sent.
-const MaxLine = 2046
+// sftpLineLimit is the longest line, without its newline, that sftp reads
+// as one command: it reads commands with fgets into a 2048-byte buffer, and
+// in batch and pipe mode a longer line is split, its tail run as a second
+// command. A line that would not fit is refused, never sent.
+const sftpLineLimit = 2046
+
+// MaxLine is the longest command line this package builds, without its
+// newline: sftp's limit less one byte for the prefix a driver puts in front
+// ("@" so that sftp does not echo the line, "-" so that a batch goes on
+// after it fails).
+const MaxLine = sftpLineLimit - 1
 
 // argKind says what sftp does to an argument after tokenising it.
 type argKind int

@@ -324,8 +324,9 @@ func TestSftpRelativePathUnderBraces(t *testing.T) {
 	}
 }
 
-// A line of exactly MaxLine bytes runs as one command; one byte more is
-// refused by the builder, and sftp itself would split it in two.
+// A line of exactly MaxLine bytes runs as one command, and so does one a
+// byte longer (a driver's prefix); the builder refuses more, and sftp
+// itself would split a line longer than that in two.
 func TestSftpMaxLine(t *testing.T) {
 	tmp := scratchDir(t)
 	target := filepath.Join(tmp, "target")
@@ -360,14 +361,26 @@ func TestSftpMaxLine(t *testing.T) {
 		t.Fatalf("rm of a MaxLine line did not remove the file: %v", err)
 	}
 
-	// The line sftper refuses: sftp reads its first MaxLine+1 bytes as one
-	// command and the newline as another, empty one.
+	// With the one-byte prefix a driver adds, a MaxLine line is exactly
+	// sftp's limit, which still runs as one command...
 	write(t, target, "x")
-	over := "rm -- \"" + pad(n+1) + "\""
-	if len(over) != MaxLine+1 {
+	at := "rm -- \"" + pad(n+1) + "\""
+	if len(at) != sftpLineLimit {
+		t.Fatalf("hand-built line is %d bytes", len(at))
+	}
+	echoes, _ := splitEchoes(p.raw(at + "\n"))
+	if want := []string{"sftp> " + at}; !cmp.Equal(echoes, want) {
+		t.Fatalf("a %d-byte line was echoed as %q, want %q", len(at), echoes, want)
+	}
+	// ...and one byte more is what sftp splits: it reads its first
+	// sftpLineLimit+1 bytes as one command and the newline as another,
+	// empty one.
+	write(t, target, "x")
+	over := "rm -- \"" + pad(n+2) + "\""
+	if len(over) != sftpLineLimit+1 {
 		t.Fatalf("hand-built line is %d bytes", len(over))
 	}
-	echoes, _ := splitEchoes(p.raw(over + "\n"))
+	echoes, _ = splitEchoes(p.raw(over + "\n"))
 	if want := []string{"sftp> " + over, "sftp> "}; !cmp.Equal(echoes, want) {
 		t.Fatalf("a %d-byte line was echoed as %q, want %q", len(over), echoes, want)
 	}

@@ -13,13 +13,14 @@
 //     not dropped in some locales, there is no type-ahead echo in the middle
 //     of a command's output, and ~/.editrc cannot rebind keys.
 //   - sftp echoes every line it reads as "sftp> LINE" once the previous
-//     command has finished. After each command sftper sends a comment line
-//     holding a random per-session nonce and a sequence number; its echo
-//     marks the exact end of that command's output, error lines included
-//     (they are written before the echo of the next line). Output that
-//     merely looks like a prompt, or a file named "sftp> ", cannot end a
-//     command early: only the exact marker line does, and it cannot be
-//     guessed.
+//     command has finished (a leading "@" turns that off, and sftper sends
+//     its commands with one). After each command sftper sends a comment
+//     line holding a random per-session nonce and a sequence number; its
+//     echo marks the exact end of that command's output, error lines
+//     included, parse errors too (sftp prints those before it would echo
+//     the line). Output that merely looks like a prompt, or a file named
+//     "sftp> ", cannot end a command early: only the exact marker line
+//     does, and it cannot be guessed.
 //   - With stderr merged into the same pipe the order of output is exact,
 //     and a line that ends in CR LF came from OpenSSH's logging path, which
 //     is how errors are told from ordinary output.

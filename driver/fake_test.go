@@ -63,11 +63,15 @@ func fakeSftp(mode string) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		line := in.Text()
+		quiet := strings.HasPrefix(line, "@") // no echo, as in sftp
+		line = strings.TrimPrefix(line, "@")
 		cmd, arg, _ := strings.Cut(line, " ")
 		if cmd == "badparse" {
 			fmt.Print("Invalid command.\r\n") // parse errors come before the echo
 		}
-		fmt.Printf("sftp> %s\n", line)
+		if !quiet {
+			fmt.Printf("sftp> %s\n", line)
+		}
 		switch cmd {
 		case "say":
 			for _, w := range strings.Split(arg, "|") {

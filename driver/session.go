@@ -189,14 +189,13 @@ func (s *Session) Run(ctx context.Context, line string) ([]string, error) {
 type Pending struct {
 	c      *child
 	marker string // the echo of the marker line that ends this command
-	echoed bool   // the command's own echo has been seen
 	lines  []string
 	done   chan struct{}
 	err    error
 }
 
-// Wait returns what sftp printed for the command, split at LF, without its
-// echo. It waits as long as the command takes (a transfer may take hours).
+// Wait returns what sftp printed for the command, split at LF (sftp does
+// not echo sftper's commands). It waits as long as the command takes (a transfer may take hours).
 // If the session is lost first, the error is a *ConnError; if ctx ends
 // first, the child is killed (every outstanding command then fails) and the
 // error is ctx's.
@@ -363,7 +362,7 @@ func (c *child) marker(seq int) string {
 func (c *child) send(line string) (*Pending, error) {
 	c.seq++
 	m := c.marker(c.seq)
-	p := &Pending{c: c, marker: "sftp> " + m, echoed: line == "", done: make(chan struct{})}
+	p := &Pending{c: c, marker: "sftp> " + m, done: make(chan struct{})}
 	c.qmu.Lock()
 	if c.lost != nil {
 		c.qmu.Unlock()
@@ -371,9 +370,11 @@ func (c *child) send(line string) (*Pending, error) {
 	}
 	c.queue = append(c.queue, p) // before writing: the output may come at once
 	c.qmu.Unlock()
+	// "@" stops sftp from echoing the command: only the marker's echo is
+	// needed, and every line sftp prints costs a wake-up on both sides.
 	text := m + "\n"
 	if line != "" {
-		text = line + "\n" + text
+		text = "@" + line + "\n" + text
 	}
 	if _, err := io.WriteString(c.stdin, text); err != nil {
 		// sftp is gone; route fails p with the reason once the output ends.
@@ -430,19 +431,15 @@ func (c *child) routeLine(ln string) {
 		return
 	}
 	p := c.queue[0]
-	switch {
-	case ln == p.marker:
+	if ln == p.marker {
 		c.queue = c.queue[1:]
 		c.qmu.Unlock()
 		close(p.done)
 		return
-	case !p.echoed && strings.HasPrefix(ln, "sftp> "):
-		// Parse errors come before the echo and still belong to this
-		// command; everything after it does too.
-		p.echoed = true
-	default:
-		p.lines = append(p.lines, ln)
 	}
+	// Everything up to the marker belongs to this command, parse errors
+	// included.
+	p.lines = append(p.lines, ln)
 	c.qmu.Unlock()
 }
 
