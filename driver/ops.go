@@ -71,11 +71,6 @@ func Begin(ctx context.Context, s *Session, op proto.Op) *Call {
 	return &Call{Op: op, ctx: ctx, done: st.sent.done, sent: st.sent, finish: st.finish}
 }
 
-// Execute carries out op and waits for its result.
-func Execute(ctx context.Context, s *Session, op proto.Op) *proto.Response {
-	return Begin(ctx, s, op).Result()
-}
-
 // MayOverlap reports whether next may be sent to sftp before the requests in
 // flight have finished. sftp runs them in order anyway; what must not
 // overlap is sftper's own work around them: a GET renames its download into
