@@ -1,13 +1,13 @@
-// Command bench times sftper against the OpenSSH sftp client on a
-// throwaway sshd on 127.0.0.1, with every file on tmpfs when /dev/shm
-// exists. See README.md for what it measures and how to read the table.
+// Command bench times sftper against the OpenSSH sftp client, scp,
+// paramiko and pkg/sftp on a throwaway sshd on 127.0.0.1, with every
+// file on tmpfs when /dev/shm exists. See README.md for what it measures
+// and how to read the table.
 //
 // Run it from this directory: go run . [-runs N] [-warmup N] [-smoke]
 package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -23,7 +22,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/sftper/sftper/integration/sshdtest"
 )
@@ -35,51 +33,69 @@ type env struct {
 	local  string // local files, inputs and downloads
 	sftper string // the sftper binary built from the repository
 	sftp   string // the OpenSSH sftp client
+	scp    string // the OpenSSH scp client
+
+	batchMode      bool   // this sftper knows --mode (batch)
+	python         string // the python3 that has Debian's python3-paramiko
+	paramikoScript string // paramiko_client.py
+	pkgsftp        string // the pkg/sftp client, built from ./pkgsftp
 }
 
-// contender is one way of running a workload's ops in one fresh session,
-// connection set-up included. run prepares its input untimed, then times
-// exactly one process with timeProcess (an in-process library client will
-// need a timer of its own), and checks what the process reported.
-type contender struct {
-	name string
-	run  func(e *env, w *workload) (measurement, error)
-}
-
-// contenders in table order; the first is the baseline for the ratios.
-var contenders = []contender{
-	{"openssh sftp -b", runOpenSSH},
-	{"sftper", runSftper},
-}
-
-// measurement is one timed run.
-type measurement struct {
-	wall    time.Duration // process start to process exit
-	ownCPU  time.Duration // user+sys of the process itself
-	treeCPU time.Duration // user+sys of the process and its waited-for descendants
-	ownRSS  int64         // KiB: peak RSS (VmHWM, sampled) of the process itself
-	treeRSS int64         // KiB: sum of the peak RSS of the process and of every process below it
-	procs   string        // peak RSS per process, for the progress lines
+// options are the command line's.
+type options struct {
+	runs, warmup int
+	smoke        bool
+	root         string
+	sizes        sizes
+	only         map[int]bool    // workload numbers to run; nil: all
+	contenders   map[string]bool // contender keys to run; nil: all
 }
 
 func main() {
-	runs := flag.Int("runs", 5, "timed rounds per workload")
-	warmup := flag.Int("warmup", 1, "untimed rounds per workload before the timed ones")
-	smoke := flag.Bool("smoke", false, "tiny sizes, 1 round, no warm-up: checks that everything works")
-	root := flag.String("root", "..", "the sftper repository (its module root)")
+	var o options
+	bigMiB := 0
+	only, cs := "", ""
+	flag.IntVar(&o.runs, "runs", 5, "timed rounds per workload")
+	flag.IntVar(&o.warmup, "warmup", 1, "untimed rounds per workload before the timed ones")
+	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes, 1 round, no warm-up: checks that everything works")
+	flag.StringVar(&o.root, "root", "..", "the sftper repository (its module root)")
+	flag.IntVar(&bigMiB, "big-mib", 1024, "MiB in the one-file PUT and GET (workloads 1 and 2)")
+	flag.IntVar(&o.sizes.files, "files", 1000, "files in the many-file PUTs and GETs (workloads 3 and 4)")
+	flag.IntVar(&o.sizes.entries, "entries", 10000, "entries in the large directory (workload 5)")
+	flag.IntVar(&o.sizes.trips, "trips", 1000, "round trips in workload 7")
+	flag.StringVar(&only, "only", "", "comma-separated workload numbers to run, e.g. 1,2,5 (default all)")
+	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if *smoke {
-		*runs, *warmup = 1, 0
+	o.sizes.big, o.sizes.small, o.sizes.tiny = int64(bigMiB)<<20, 4096, 5
+	if o.smoke {
+		o.runs, o.warmup = 1, 0
+		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5}
 	}
-	if *runs < 1 || *warmup < 0 {
-		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1 and -warmup at least 0")
+	bad := o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2
+	if only != "" {
+		o.only = map[int]bool{}
+		for _, s := range strings.Split(only, ",") {
+			n, err := strconv.Atoi(s)
+			bad = bad || err != nil || n < 1 || n > 7
+			o.only[n] = true
+		}
+	}
+	if cs != "" {
+		o.contenders = map[string]bool{"sftp": true}
+		for _, s := range strings.Split(cs, ",") {
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "scp", "paramiko", "pkgsftp"}, s)
+			o.contenders[s] = true
+		}
+	}
+	if bad {
+		fmt.Fprintln(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2), -warmup at least 0, -only numbers 1 to 7, -contenders known names")
 		os.Exit(2)
 	}
-	if err := run(*root, *runs, *warmup, *smoke); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench FAILED:", err)
 		os.Exit(1)
 	}
@@ -112,7 +128,7 @@ func runCleanups() {
 	cleanups = nil
 }
 
-func run(root string, runs, warmup int, smoke bool) error {
+func run(o options) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -140,12 +156,29 @@ func run(root string, runs, warmup int, smoke bool) error {
 	if err := os.Mkdir(e.local, 0o755); err != nil {
 		return err
 	}
-
-	fmt.Fprintln(os.Stderr, "bench: building sftper")
-	if e.sftper, err = buildSftper(root, work); err != nil {
+	if err := checkSpace(work, o); err != nil {
 		return err
 	}
-	if e.sftp, err = exec.LookPath("sftp"); err != nil {
+
+	fmt.Fprintln(os.Stderr, "bench: building sftper and the pkg/sftp client")
+	if e.sftper, err = buildSftper(o.root, work); err != nil {
+		return err
+	}
+	if e.pkgsftp, err = buildPkgSFTP(work); err != nil {
+		return err
+	}
+	if e.batchMode, err = knowsBatchMode(e.sftper); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		dst  *string
+		name string
+	}{{&e.sftp, "sftp"}, {&e.scp, "scp"}} {
+		if *p.dst, err = exec.LookPath(p.name); err != nil {
+			return err
+		}
+	}
+	if e.python, e.paramikoScript, err = findParamiko(); err != nil {
 		return err
 	}
 	e.srv, err = sshdtest.Start(sshdtest.Options{Parent: work})
@@ -158,32 +191,67 @@ func run(root string, runs, warmup int, smoke bool) error {
 	if err != nil {
 		return err
 	}
+	probe, err := probeParamiko(e)
+	if err != nil {
+		return err
+	}
 	sshVersion, _ := exec.Command("ssh", "-V").CombinedOutput()
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	fmt.Printf("sftper bench: %d timed round(s) per workload after %d warm-up round(s), contenders alternating within each round\n", runs, warmup)
+	fmt.Printf("sftper bench: %d timed round(s) per workload after %d warm-up round(s), contenders rotating within each round\n", o.runs, o.warmup)
+	fmt.Printf("date:     %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("OpenSSH:  %s\n", strings.TrimSpace(string(sshVersion)))
-	fmt.Printf("cipher:   %s (client's first preference, from ssh -G)\n", cipher)
+	fmt.Printf("cipher:   %s for sftp, sftper, scp and pkg/sftp (all through ssh; the client's first preference, from ssh -G)\n", cipher)
+	fmt.Printf("paramiko: %s\n", probe)
 	fmt.Printf("server:   sshd on 127.0.0.1:%d, login %s, files in %s (%s)\n", e.srv.Port, e.srv.User, work, fsType(work))
-	fmt.Printf("machine:  %d CPUs, %s/%s, Linux %s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, strings.TrimSpace(string(kernel)), runtime.Version())
+	fmt.Printf("machine:  %d CPUs, %s/%s, Linux %s, %s, load average %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
+		strings.TrimSpace(string(kernel)), runtime.Version(), loadAverage())
 
-	ws := workloads(smoke)
+	var cs []*contender
+	for _, c := range newContenders(e) {
+		if o.contenders == nil || o.contenders[c.key] {
+			cs = append(cs, c)
+		}
+	}
+	var ws []*workload
+	for _, w := range workloads(o.sizes) {
+		if o.only == nil || o.only[w.num] {
+			ws = append(ws, w)
+		}
+	}
 	results := make([][][]measurement, len(ws)) // [workload][contender][run]
 	for wi, w := range ws {
-		fmt.Printf("workload: %-22s %s\n", w.name, w.about)
-		res, err := runWorkload(e, w, runs, warmup)
+		fmt.Printf("workload: %d %-20s %s\n", w.num, w.name, w.about)
+		res, err := runWorkload(e, w, cs, o.runs, o.warmup)
 		if err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
+			return fmt.Errorf("workload %d, %s: %w", w.num, w.name, err)
 		}
 		results[wi] = res
 	}
 	fmt.Println()
-	printTable(ws, results)
+	printTable(ws, cs, results)
+	fmt.Println()
+	for _, c := range cs {
+		if c.skip != "" {
+			fmt.Printf("%s: %s\n", c.name, c.skip)
+		}
+		var na []string
+		for _, w := range ws {
+			if c.applies(w) != "" {
+				na = append(na, strconv.Itoa(w.num))
+			}
+		}
+		if len(na) > 0 {
+			fmt.Printf("%s: does not apply to workload %s (it copies files; it does not list directories)\n", c.name, strings.Join(na, ", "))
+		}
+	}
+	fmt.Printf("load average at the end: %s\n", loadAverage())
 	return nil
 }
 
-// runWorkload sets w up, runs every contender runs+warmup times, in an
-// order that rotates by one every round, and tears w down.
-func runWorkload(e *env, w *workload, runs, warmup int) (res [][]measurement, err error) {
+// runWorkload sets w up, runs every contender that applies runs+warmup
+// times, in an order that rotates by one every round, and tears w down.
+// The measurements are indexed like cs; skipped contenders have none.
+func runWorkload(e *env, w *workload, cs []*contender, runs, warmup int) (res [][]measurement, err error) {
 	if err := w.setup(e); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
@@ -192,20 +260,29 @@ func runWorkload(e *env, w *workload, runs, warmup int) (res [][]measurement, er
 			err = fmt.Errorf("teardown: %w", terr)
 		}
 	}()
-	res = make([][]measurement, len(contenders))
+	var idx []int // the contenders that run
+	for ci, c := range cs {
+		if c.skip == "" && c.applies(w) == "" {
+			idx = append(idx, ci)
+		}
+	}
+	res = make([][]measurement, len(cs))
 	for round := range warmup + runs {
 		label := fmt.Sprintf("round %d/%d", round-warmup+1, runs)
 		if round < warmup {
 			label = fmt.Sprintf("warm-up %d/%d", round+1, warmup)
 		}
-		for k := range contenders {
-			ci := (round + k) % len(contenders)
-			c := contenders[ci]
+		for k := range idx {
+			ci := idx[(round+k)%len(idx)]
+			c := cs[ci]
 			if err := w.reset(e); err != nil {
 				return nil, fmt.Errorf("reset: %w", err)
 			}
 			m, err := c.run(e, w)
 			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c.name, err)
+			}
+			if err := checkResults(w, &m); err != nil {
 				return nil, fmt.Errorf("%s: %w", c.name, err)
 			}
 			if err := w.verify(e); err != nil {
@@ -214,8 +291,12 @@ func runWorkload(e *env, w *workload, runs, warmup int) (res [][]measurement, er
 			if err := w.clean(e); err != nil {
 				return nil, fmt.Errorf("clean: %w", err)
 			}
-			fmt.Fprintf(os.Stderr, "bench: %-16s %-13s %-16s %6.3f s  cpu own %.2f tree %.2f s  rss MiB: %s\n",
-				w.name, label, c.name, m.wall.Seconds(), m.ownCPU.Seconds(), m.treeCPU.Seconds(), m.procs)
+			extra := ""
+			if w.sequential && len(w.ops) > 1 {
+				extra = fmt.Sprintf(" (%.3f ms/trip)", float64(m.perResult.Microseconds())/1000)
+			}
+			fmt.Fprintf(os.Stderr, "bench: %d %-16s %-13s %-17s %7.3f s%s  cpu own %.2f tree %.2f s  rss MiB: %s\n",
+				w.num, w.name, label, c.name, m.wall.Seconds(), extra, m.ownCPU.Seconds(), m.treeCPU.Seconds(), m.procs)
 			if round >= warmup {
 				res[ci] = append(res[ci], m)
 			}
@@ -224,294 +305,51 @@ func runWorkload(e *env, w *workload, runs, warmup int) (res [][]measurement, er
 	return res, nil
 }
 
-// runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.
-func runOpenSSH(e *env, w *workload) (measurement, error) {
-	var b strings.Builder
+// checkResults checks what a contender reported beyond the files on disk
+// (listings) and derives the times that depend on when results arrived.
+func checkResults(w *workload, m *measurement) error {
+	lists := 0
 	for _, o := range w.ops {
-		switch o.kind {
-		case opPut:
-			fmt.Fprintf(&b, "put %s %s\n", batchQuote(o.local), batchQuote(o.remote))
-		case opGet:
-			fmt.Fprintf(&b, "get %s %s\n", batchQuote(o.remote), batchQuote(o.local))
+		if o.kind == opList {
+			lists++
 		}
 	}
-	batch := filepath.Join(e.work, "batch.sftp")
-	if err := os.WriteFile(batch, []byte(b.String()), 0o644); err != nil {
-		return measurement{}, err
+	if len(m.listings) != lists {
+		return fmt.Errorf("%d listings for %d LISTDIRs", len(m.listings), lists)
 	}
-	defer os.Remove(batch)
-	cmd := exec.Command(e.sftp, "-F", e.srv.SSHConfig, "-b", batch, sshdtest.Alias)
-	cmd.Dir = e.local
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	m, err := timeProcess(cmd)
-	if err != nil {
-		return m, fmt.Errorf("%v; output ends:\n%s", err, tail(out.Bytes()))
+	for i, l := range m.listings {
+		if err := checkListing(l, w.listing); err != nil {
+			return fmt.Errorf("listing %d: %w", i, err)
+		}
 	}
-	return m, nil
+	if w.toFirst {
+		if len(m.marks) == 0 {
+			return errors.New("no result seen")
+		}
+		m.wall = m.marks[0]
+	}
+	if w.sequential && len(w.ops) > 1 {
+		if len(m.marks) != len(w.ops) {
+			return fmt.Errorf("%d results seen for %d requests", len(m.marks), len(w.ops))
+		}
+		m.perResult = (m.marks[len(m.marks)-1] - m.marks[0]) / time.Duration(len(m.marks)-1)
+	}
+	return nil
 }
 
-// safePath is what batchQuote lets through: the bench makes all its paths
-// itself, so it never needs sftp's full quoting rules.
-var safePath = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
-
-func batchQuote(p string) string {
-	if !safePath.MatchString(p) {
-		panic(fmt.Sprintf("bench: path %q needs quoting rules the bench does not implement", p))
+// checkSpace fails early when the workloads' files cannot fit: the
+// one-file workloads hold a source and a copy at once.
+func checkSpace(dir string, o options) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return err
 	}
-	return `"` + p + `"`
-}
-
-// request is one sftper request; result the part of its answer we check.
-type request struct {
-	Command string         `json:"command"`
-	Args    map[string]any `json:"args"`
-	ID      int            `json:"id"`
-}
-
-type result struct {
-	Status  string `json:"status"`
-	Message string `json:"message"`
-	ID      int    `json:"id"`
-}
-
-// runSftper runs one sftper process for the whole workload: every request
-// written to its stdin at once, stdin closed, every result read.
-func runSftper(e *env, w *workload) (measurement, error) {
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for i, o := range w.ops {
-		req := request{ID: i}
-		switch o.kind {
-		case opPut:
-			req.Command, req.Args = "PUT", map[string]any{"source": o.local, "dest": o.remote}
-		case opGet:
-			req.Command, req.Args = "GET", map[string]any{"source": o.remote, "dest": o.local}
-		}
-		if err := enc.Encode(req); err != nil {
-			return measurement{}, err
-		}
+	free := int64(st.Bavail) * st.Bsize
+	need := 2*o.sizes.big + 2*int64(o.sizes.files*o.sizes.small) + 64<<20
+	if free < need {
+		return fmt.Errorf("%s has %d MiB free, the workloads need about %d MiB; use smaller -big-mib or make /dev/shm larger", dir, free>>20, need>>20)
 	}
-	cmd := exec.Command(e.sftper, "-F", e.srv.SSHConfig, sshdtest.Alias)
-	cmd.Dir = e.local
-	cmd.Stdin = bytes.NewReader(in.Bytes())
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	m, err := timeProcess(cmd)
-	if err != nil {
-		return m, fmt.Errorf("%v; stderr ends:\n%s", err, tail(stderr.Bytes()))
-	}
-	lines := bytes.Split(bytes.TrimSuffix(out.Bytes(), []byte("\n")), []byte("\n"))
-	if len(lines) != len(w.ops) {
-		return m, fmt.Errorf("%d results for %d requests; stderr ends:\n%s", len(lines), len(w.ops), tail(stderr.Bytes()))
-	}
-	for i, l := range lines {
-		var r result
-		if err := json.Unmarshal(l, &r); err != nil {
-			return m, fmt.Errorf("result %d: %v: %q", i, err, l)
-		}
-		if r.Status != "ok" || r.ID != i {
-			return m, fmt.Errorf("result %d is not ok for request %d: %s", i, i, l)
-		}
-	}
-	return m, nil
-}
-
-// timeProcess starts cmd and times it from start to exit. Meanwhile it
-// samples the peak RSS of the process and its descendants. At exit the
-// process is left a zombie for a moment (waitid WNOWAIT) so that its own
-// CPU time can be told apart from its children's in /proc/PID/stat;
-// cmd.Wait then reaps it and gives the CPU time of the whole tree.
-func timeProcess(cmd *exec.Cmd) (measurement, error) {
-	var m measurement
-	// If the bench dies, take the contender along.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	cleanupMu.Lock()
-	start := time.Now()
-	err := cmd.Start()
-	if err == nil {
-		current = cmd
-	}
-	cleanupMu.Unlock()
-	if err != nil {
-		return m, err
-	}
-	defer func() {
-		cleanupMu.Lock()
-		current = nil
-		cleanupMu.Unlock()
-	}()
-	pid := cmd.Process.Pid
-
-	stop := make(chan struct{})
-	sampled := make(chan map[int]*rssSample)
-	go func() { sampled <- sampleRSS(pid, stop) }()
-
-	werr := waitExited(pid)
-	m.wall = time.Since(start)
-	close(stop)
-	var names []string
-	for p, s := range <-sampled {
-		m.treeRSS += s.hwm
-		if p == pid {
-			m.ownRSS = s.hwm
-		}
-		names = append(names, fmt.Sprintf("%s %.1f", s.name, mib(s.hwm)))
-	}
-	slices.Sort(names)
-	m.procs = strings.Join(names, ", ")
-	var serr error
-	if werr == nil {
-		m.ownCPU, serr = ownCPU(pid)
-	}
-	err = cmd.Wait()
-	if ps := cmd.ProcessState; ps != nil {
-		// ru_utime and ru_stime of wait4 cover the process and every
-		// descendant it (or they) waited for. Its ru_maxrss is not used:
-		// on Linux it is at least the bench's own peak RSS.
-		m.treeCPU = ps.UserTime() + ps.SystemTime()
-	}
-	return m, firstErr(err, werr, serr)
-}
-
-// waitExited blocks until pid has exited, without reaping it.
-func waitExited(pid int) error {
-	const (
-		pPID    = 1         // P_PID
-		wExited = 0x4       // WEXITED
-		wNoWait = 0x1000000 // WNOWAIT
-	)
-	var info [128]byte // siginfo_t, unread
-	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info[0])), wExited|wNoWait, 0, 0)
-		switch errno {
-		case 0:
-			return nil
-		case syscall.EINTR:
-			continue
-		default:
-			return fmt.Errorf("waitid %d: %w", pid, errno)
-		}
-	}
-}
-
-// ownCPU reads utime+stime of an exited, unreaped process from
-// /proc/PID/stat: its own time, all threads, without its children's
-// (cutime, cstime).
-func ownCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold anything: skip past it.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
-	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
-		}
-		ticks += n
-	}
-	const userHZ = 100 // USER_HZ, the clock-tick unit of /proc on Linux
-	return time.Duration(ticks) * time.Second / userHZ, nil
-}
-
-// rssSample is what sampleRSS saw of one process.
-type rssSample struct {
-	name string
-	hwm  int64 // KiB, the highest VmHWM read
-}
-
-// sampleRSS polls the peak RSS (VmHWM) of root and of every process below
-// it until stop, and returns the peaks seen per pid, in KiB. VmHWM belongs
-// to the program image and starts afresh at exec, unlike ru_maxrss, which
-// on Linux inherits the peak of the process that forked (see README.md).
-// VmHWM only grows, so a late sample is a process's peak so far; a peak
-// reached in the last interval before exit, or a process that lives less
-// than one interval, can be missed.
-func sampleRSS(root int, stop <-chan struct{}) map[int]*rssSample {
-	const interval = 50 * time.Millisecond
-	seen := map[int]*rssSample{}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		for _, pid := range append([]int{root}, descendants(root)...) {
-			name, hwm, ok := readHWM(pid)
-			if !ok {
-				continue // gone, or a zombie without an address space
-			}
-			s := seen[pid]
-			if s == nil {
-				s = &rssSample{}
-				seen[pid] = s
-			}
-			// Between fork and exec a child still shows its parent's
-			// image; the name then is the parent's, and is replaced.
-			s.name = name
-			s.hwm = max(s.hwm, hwm)
-		}
-		select {
-		case <-stop:
-			return seen
-		case <-t.C:
-		}
-	}
-}
-
-// descendants lists the processes below pid. Each thread has its own
-// list of children (a Go program forks from any thread), so all are read.
-func descendants(pid int) []int {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(f); err == nil {
-				out = append(out, c)
-				out = append(out, descendants(c)...)
-			}
-		}
-	}
-	return out
-}
-
-// readHWM reads a process's name and VmHWM (KiB) from /proc/PID/status.
-func readHWM(pid int) (name string, hwm int64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "", 0, false
-	}
-	for l := range strings.Lines(string(b)) {
-		k, v, _ := strings.Cut(l, ":")
-		v = strings.TrimSpace(v)
-		switch k {
-		case "Name":
-			name = v
-		case "VmHWM":
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64)
-			if err != nil {
-				return "", 0, false
-			}
-			return name, n, true
-		}
-	}
-	return "", 0, false
+	return nil
 }
 
 // buildSftper builds the repository's sftper into dir.
@@ -523,17 +361,67 @@ func buildSftper(root, dir string) (string, error) {
 	if !bytes.HasPrefix(gomod, []byte("module github.com/sftper/sftper\n")) {
 		return "", fmt.Errorf("-root %s is not the sftper module", root)
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", err
-	}
 	bin := filepath.Join(dir, "sftper")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = root
+	// The root module builds on its own, whatever workspace the bench is in.
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build sftper: %v\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// buildPkgSFTP builds ./pkgsftp (the bench is run from its directory).
+func buildPkgSFTP(dir string) (string, error) {
+	bin := filepath.Join(dir, "pkgsftp")
+	if out, err := exec.Command("go", "build", "-o", bin, "./pkgsftp").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./pkgsftp (run the bench from its directory): %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// knowsBatchMode tells whether this sftper has the --mode option, from
+// its --help.
+func knowsBatchMode(sftper string) (bool, error) {
+	out, err := exec.Command(sftper, "--help").CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("sftper --help: %v\n%s", err, out)
+	}
+	return bytes.Contains(out, []byte("--mode")), nil
+}
+
+// findParamiko finds a python3 that imports paramiko, Debian's first
+// (python3-paramiko installs into /usr/bin/python3's path, which another
+// python3 earlier in PATH would not see), and the client script.
+func findParamiko() (python, script string, err error) {
+	if script, err = filepath.Abs("paramiko_client.py"); err != nil {
+		return "", "", err
+	}
+	if _, err := os.Stat(script); err != nil {
+		return "", "", fmt.Errorf("run the bench from its directory: %w", err)
+	}
+	cands := []string{"/usr/bin/python3"}
+	if p, err := exec.LookPath("python3"); err == nil {
+		cands = append(cands, p)
+	}
+	for _, p := range cands {
+		if exec.Command(p, "-c", "import paramiko").Run() == nil {
+			return p, script, nil
+		}
+	}
+	return "", "", errors.New("no python3 that can import paramiko; install Debian's python3-paramiko (bash run.sh does)")
+}
+
+// probeParamiko connects once with the paramiko script and returns what
+// it says of itself: its version and the algorithms it negotiated.
+func probeParamiko(e *env) (string, error) {
+	out, err := exec.Command(e.python, e.paramikoScript, e.srv.SSHConfig, sshdtest.Alias, "--probe").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("paramiko probe: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
 }
 
 // firstCipher is the first cipher ssh would offer for the alias.
@@ -570,6 +458,20 @@ func fsType(dir string) string {
 	return typ
 }
 
+// loadAverage is the first three fields of /proc/loadavg: how busy the
+// machine was, as a hint of how much to trust the numbers.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
 func tail(b []byte) string {
 	const max = 2000
 	if len(b) > max {
@@ -590,40 +492,56 @@ func median(ds []time.Duration) time.Duration {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func printTable(ws []*workload, results [][][]measurement) {
+func printTable(ws []*workload, cs []*contender, results [][][]measurement) {
 	wn, cn := len("workload"), len("contender")
 	for _, w := range ws {
-		wn = max(wn, len(w.name))
+		wn = max(wn, len(w.name)+2)
 	}
-	for _, c := range contenders {
+	for _, c := range cs {
 		cn = max(cn, len(c.name))
 	}
 	row := func(cells ...string) {
 		fmt.Printf("%-*s  %-*s", wn, cells[0], cn, cells[1])
 		for i, c := range cells[2:] {
-			fmt.Printf("  %*s", []int{8, 11, 7, 9, 10, 11, 12}[i], c)
+			fmt.Printf("  %*s", []int{8, 13, 7, 14, 9, 10, 11, 12}[i], c)
 		}
 		fmt.Println()
 	}
-	row("workload", "contender", "median s", "min-max s", "vs sftp", "CPU own s", "CPU tree s", "RSS own MiB", "RSS tree MiB")
+	row("workload", "contender", "median s", "min-max s", "vs sftp", "rate", "CPU own s", "CPU tree s", "RSS own MiB", "RSS tree MiB")
 	for wi, w := range ws {
-		base := median(walls(results[wi][0]))
-		for ci, c := range contenders {
+		var base time.Duration
+		if len(results[wi][0]) > 0 {
+			base = median(walls(results[wi][0]))
+		}
+		for ci, c := range cs {
+			label := fmt.Sprintf("%d %s", w.num, w.name)
 			ms := results[wi][ci]
+			if len(ms) == 0 {
+				if c.skip != "" {
+					row(label, c.name, "not run", "-", "-", "-", "-", "-", "-", "-")
+				}
+				continue
+			}
 			ws := walls(ms)
-			var own, tree []time.Duration
+			var own, tree, per []time.Duration
 			var ownRSS, treeRSS int64
 			for _, m := range ms {
 				own = append(own, m.ownCPU)
 				tree = append(tree, m.treeCPU)
+				per = append(per, m.perResult)
 				ownRSS = max(ownRSS, m.ownRSS)
 				treeRSS = max(treeRSS, m.treeRSS)
 			}
 			med := median(ws)
-			row(w.name, c.name,
+			ratio := "-"
+			if base > 0 {
+				ratio = fmt.Sprintf("%.2fx", med.Seconds()/base.Seconds())
+			}
+			row(label, c.name,
 				fmt.Sprintf("%.3f", med.Seconds()),
 				fmt.Sprintf("%.3f-%.3f", slices.Min(ws).Seconds(), slices.Max(ws).Seconds()),
-				fmt.Sprintf("%.2fx", med.Seconds()/base.Seconds()),
+				ratio,
+				w.rate(med, median(per)),
 				fmt.Sprintf("%.2f", median(own).Seconds()),
 				fmt.Sprintf("%.2f", median(tree).Seconds()),
 				fmt.Sprintf("%.1f", mib(ownRSS)),

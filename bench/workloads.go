@@ -5,28 +5,32 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 )
 
-// opKind is what one transfer does.
+// opKind is what one operation does.
 type opKind int
 
 const (
-	opPut opKind = iota // local -> remote
-	opGet               // remote -> local
+	opPut  opKind = iota // local -> remote
+	opGet                // remote -> local
+	opList               // list a remote directory
 )
 
-// op is one transfer in terms every contender can translate into its own
-// language (an sftp batch line, a JSON request, a library call...). Both
-// paths are absolute: the server runs on this machine, so a remote path is
-// also where the file lies on the local disk, which is how workloads set
-// up and verify the remote side without going through any contender.
+// op is one operation in terms every contender can translate into its
+// own language (an sftp batch line, a JSON request, a library call...).
+// Paths are absolute: the server runs on this machine, so a remote path
+// is also where the file lies on the local disk, which is how workloads
+// set up and verify the remote side without going through any contender.
 type op struct {
 	kind   opKind
-	local  string
-	remote string
+	local  string // opPut, opGet
+	remote string // the remote file, or for opList the directory
 }
 
 // workload is one timed job. setup runs once, before the first run; then,
@@ -34,9 +38,24 @@ type op struct {
 // in one fresh session of the contender), verify and clean (untimed).
 // teardown runs once at the end and frees the inputs.
 type workload struct {
+	num   int // the number for it, 1 to 7
 	name  string
 	about string
 	ops   []op // filled by setup
+
+	// sequential: a client waits for each result before it sends the
+	// next request, as a script doing round trips would. Contenders that
+	// could pipeline (sftper) must not.
+	sequential bool
+	// toFirst: the time taken is from process start to the first result,
+	// not to process exit.
+	toFirst bool
+	// listing is what every opList must return: name -> size, without
+	// "." and "..". Every opList of a workload lists the same directory.
+	listing map[string]int64
+	// rate turns the median time (and, for sequential workloads, the
+	// median time per result) into the table's rate column.
+	rate func(median, perResult time.Duration) string
 
 	setup    func(e *env) error
 	reset    func(e *env) error
@@ -45,149 +64,398 @@ type workload struct {
 	teardown func(e *env) error
 }
 
-// workloads returns the jobs to time, at full size or (smoke) tiny.
-func workloads(smoke bool) []*workload {
-	count, small, big := 500, 4096, int64(256<<20)
-	if smoke {
-		count, big = 20, 4<<20
-	}
+// sizes are the workloads' parameters; see flags in main.go.
+type sizes struct {
+	big     int64 // bytes in the one-file transfers (workloads 1, 2)
+	files   int   // files in the many-file transfers (3, 4)
+	small   int   // bytes in each of those
+	entries int   // entries in the large directory (5)
+	trips   int   // LISTDIRs in the round-trip workload (7)
+	tiny    int   // entries in the small directory of 6 and 7
+}
+
+// workloads returns the jobs to time, in the order.
+func workloads(s sizes) []*workload {
 	return []*workload{
-		manySmallPuts(count, small),
-		bigPutGet(big),
+		bigPut(1, s.big),
+		bigGet(2, s.big),
+		manyPuts(3, s.files, s.small),
+		manyGets(4, s.files, s.small),
+		bigList(5, s.entries),
+		startUp(6, s.tiny),
+		roundTrips(7, s.trips, s.tiny),
 	}
 }
 
-// manySmallPuts uploads count distinct random files of size bytes each
-// into a fresh remote directory: per-file overhead, round trips and
-// pipelining dominate, not bandwidth.
-func manySmallPuts(count, size int) *workload {
+// opsOf reports whether every op of w is of kind k.
+func (w *workload) opsOf(k opKind) bool {
+	for _, o := range w.ops {
+		if o.kind != k {
+			return false
+		}
+	}
+	return len(w.ops) > 0
+}
+
+func noop(*env) error { return nil }
+
+// bigPut uploads one large random file: bulk throughput, local to remote.
+func bigPut(num int, size int64) *workload {
 	w := &workload{
+		num:   num,
+		name:  "put " + human(size),
+		about: fmt.Sprintf("one PUT of a %d-byte random file", size),
+		rate:  throughput(size),
+	}
+	var src, dst string
+	var sum [sha256.Size]byte
+	w.setup = func(e *env) error {
+		src = filepath.Join(e.local, "big-put.src")
+		dst = filepath.Join(e.srv.Home, "big-put.dst")
+		var err error
+		if sum, err = writeRandom(src, size, uint64(num)); err != nil {
+			return err
+		}
+		w.ops = []op{{kind: opPut, local: src, remote: dst}}
+		return nil
+	}
+	w.clean = func(e *env) error { return removeIfExists(dst) }
+	w.reset = w.clean
+	w.verify = func(e *env) error { return checkFile(dst, size, sum) }
+	w.teardown = func(e *env) error { return firstErr(removeIfExists(dst), removeIfExists(src)) }
+	return w
+}
+
+// bigGet downloads one large random file: bulk throughput, remote to local.
+func bigGet(num int, size int64) *workload {
+	w := &workload{
+		num:   num,
+		name:  "get " + human(size),
+		about: fmt.Sprintf("one GET of a %d-byte random file", size),
+		rate:  throughput(size),
+	}
+	var src, dst string
+	var sum [sha256.Size]byte
+	w.setup = func(e *env) error {
+		src = filepath.Join(e.srv.Home, "big-get.src")
+		dst = filepath.Join(e.local, "big-get.dst")
+		var err error
+		if sum, err = writeRandom(src, size, uint64(num)); err != nil {
+			return err
+		}
+		w.ops = []op{{kind: opGet, local: dst, remote: src}}
+		return e.srv.Chown(src)
+	}
+	w.clean = func(e *env) error { return removeIfExists(dst) }
+	w.reset = w.clean
+	w.verify = func(e *env) error { return checkFile(dst, size, sum) }
+	w.teardown = func(e *env) error { return firstErr(removeIfExists(dst), removeIfExists(src)) }
+	return w
+}
+
+// manyPuts uploads count distinct random files of size bytes each into a
+// fresh remote directory: per-file overhead and pipelining dominate, not
+// bandwidth.
+func manyPuts(num, count, size int) *workload {
+	w := &workload{
+		num:   num,
 		name:  fmt.Sprintf("put %dx%s", count, human(int64(size))),
-		about: fmt.Sprintf("%d PUTs of distinct %d-byte random files into a fresh remote directory", count, size),
+		about: fmt.Sprintf("%d PUTs of distinct %d-byte random files into an empty remote directory", count, size),
+		rate:  perFile(count),
 	}
 	var srcDir, dstDir string
 	w.setup = func(e *env) error {
-		srcDir = filepath.Join(e.local, "small-src")
-		dstDir = filepath.Join(e.srv.Home, "small-dst")
-		if err := os.Mkdir(srcDir, 0o755); err != nil {
+		srcDir = filepath.Join(e.local, "many-put.src")
+		dstDir = filepath.Join(e.srv.Home, "many-put.dst")
+		names, err := writeSmallFiles(srcDir, count, size, uint64(num))
+		if err != nil {
 			return err
 		}
-		rng := rand.New(rand.NewPCG(1, uint64(size)))
-		buf := make([]byte, size)
 		w.ops = w.ops[:0]
-		for i := range count {
-			name := fmt.Sprintf("f%05d.bin", i)
-			for j := range buf {
-				buf[j] = byte(rng.Uint32())
-			}
-			local := filepath.Join(srcDir, name)
-			if err := os.WriteFile(local, buf, 0o644); err != nil {
-				return err
-			}
-			w.ops = append(w.ops, op{kind: opPut, local: local, remote: filepath.Join(dstDir, name)})
+		for _, n := range names {
+			w.ops = append(w.ops, op{kind: opPut, local: filepath.Join(srcDir, n), remote: filepath.Join(dstDir, n)})
 		}
 		return nil
 	}
 	w.reset = func(e *env) error {
-		if err := os.RemoveAll(dstDir); err != nil {
-			return err
-		}
-		if err := os.Mkdir(dstDir, 0o755); err != nil {
+		if err := freshDir(dstDir); err != nil {
 			return err
 		}
 		return e.srv.Chown(dstDir)
 	}
-	w.verify = func(e *env) error {
-		ents, err := os.ReadDir(dstDir)
-		if err != nil {
-			return err
-		}
-		if len(ents) != count {
-			return fmt.Errorf("remote directory holds %d entries, want %d", len(ents), count)
-		}
-		for _, o := range w.ops {
-			got, err := os.ReadFile(o.remote)
-			if err != nil {
-				return err
-			}
-			if len(got) != size {
-				return fmt.Errorf("%s: %d bytes, want %d", o.remote, len(got), size)
-			}
-			want, err := os.ReadFile(o.local)
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(got, want) {
-				return fmt.Errorf("%s differs from %s", o.remote, o.local)
-			}
-		}
-		return nil
-	}
+	w.verify = func(e *env) error { return sameDirs(srcDir, dstDir, count, size) }
 	w.clean = func(e *env) error { return os.RemoveAll(dstDir) }
-	w.teardown = func(e *env) error {
-		return firstErr(os.RemoveAll(dstDir), os.RemoveAll(srcDir))
-	}
+	w.teardown = func(e *env) error { return firstErr(os.RemoveAll(dstDir), os.RemoveAll(srcDir)) }
 	return w
 }
 
-// bigPutGet uploads one large random file and downloads it again in the
-// same session: bulk throughput both ways.
-func bigPutGet(size int64) *workload {
+// manyGets downloads count distinct random files of size bytes each from
+// a remote directory that holds exactly those files into an empty local
+// one.
+func manyGets(num, count, size int) *workload {
 	w := &workload{
-		name:  "put+get " + human(size),
-		about: fmt.Sprintf("one PUT then one GET of the same %d-byte random file, in one session", size),
+		num:   num,
+		name:  fmt.Sprintf("get %dx%s", count, human(int64(size))),
+		about: fmt.Sprintf("%d GETs of distinct %d-byte random files into an empty local directory", count, size),
+		rate:  perFile(count),
 	}
-	var src, remote, back string
-	var srcSum [sha256.Size]byte
+	var srcDir, dstDir string
 	w.setup = func(e *env) error {
-		src = filepath.Join(e.local, "big.src")
-		remote = filepath.Join(e.srv.Home, "big.remote")
-		back = filepath.Join(e.local, "big.back")
-		f, err := os.Create(src)
+		srcDir = filepath.Join(e.srv.Home, "many-get.src")
+		dstDir = filepath.Join(e.local, "many-get.dst")
+		names, err := writeSmallFiles(srcDir, count, size, uint64(num))
 		if err != nil {
 			return err
 		}
-		h := sha256.New()
-		rng := rand.NewChaCha8([32]byte{'s', 'f', 't', 'p', 'e', 'r'})
-		if _, err := io.CopyN(io.MultiWriter(f, h), rng, size); err != nil {
-			f.Close()
+		if err := e.srv.Chown(srcDir); err != nil {
 			return err
 		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		h.Sum(srcSum[:0])
-		w.ops = []op{
-			{kind: opPut, local: src, remote: remote},
-			{kind: opGet, local: back, remote: remote},
+		w.ops = w.ops[:0]
+		for _, n := range names {
+			if err := e.srv.Chown(filepath.Join(srcDir, n)); err != nil {
+				return err
+			}
+			w.ops = append(w.ops, op{kind: opGet, local: filepath.Join(dstDir, n), remote: filepath.Join(srcDir, n)})
 		}
 		return nil
 	}
-	w.clean = func(e *env) error {
-		return firstErr(removeIfExists(remote), removeIfExists(back))
-	}
-	w.reset = w.clean
-	w.verify = func(e *env) error {
-		fi, err := os.Stat(remote)
-		if err != nil {
-			return err
-		}
-		if fi.Size() != size {
-			return fmt.Errorf("remote file: %d bytes, want %d", fi.Size(), size)
-		}
-		got, err := fileSHA256(back)
-		if err != nil {
-			return err
-		}
-		if got != srcSum {
-			return fmt.Errorf("downloaded file's sha256 %x differs from the source's %x", got, srcSum)
-		}
-		return nil
-	}
-	w.teardown = func(e *env) error {
-		return firstErr(w.clean(e), removeIfExists(src))
-	}
+	w.reset = func(e *env) error { return freshDir(dstDir) }
+	w.verify = func(e *env) error { return sameDirs(srcDir, dstDir, count, size) }
+	w.clean = func(e *env) error { return os.RemoveAll(dstDir) }
+	w.teardown = func(e *env) error { return firstErr(os.RemoveAll(dstDir), os.RemoveAll(srcDir)) }
 	return w
+}
+
+// bigList lists a remote directory of count files, each of a different
+// size (sparse, so they cost tmpfs nothing): the cost of a large listing,
+// parsed and returned whole.
+func bigList(num, count int) *workload {
+	w := &workload{
+		num:   num,
+		name:  fmt.Sprintf("listdir %d", count),
+		about: fmt.Sprintf("one LISTDIR of a remote directory of %d files", count),
+		rate:  func(time.Duration, time.Duration) string { return "-" },
+		reset: noop, verify: noop, clean: noop,
+	}
+	var dir string
+	w.setup = func(e *env) (err error) {
+		dir = filepath.Join(e.srv.Home, "list-big")
+		w.listing, err = makeListDir(e, dir, count)
+		w.ops = []op{{kind: opList, remote: dir}}
+		return err
+	}
+	w.teardown = func(e *env) error { return os.RemoveAll(dir) }
+	return w
+}
+
+// startUp measures what a script waits for before its first answer:
+// process start, connection, authentication, the sftp session, and one
+// LISTDIR of a small directory.
+func startUp(num, tiny int) *workload {
+	w := &workload{
+		num:        num,
+		name:       "start-up",
+		about:      fmt.Sprintf("process start to the first result of a LISTDIR of %d entries", tiny),
+		sequential: true,
+		toFirst:    true,
+		rate:       func(time.Duration, time.Duration) string { return "-" },
+		reset:      noop, verify: noop, clean: noop,
+	}
+	var dir string
+	w.setup = func(e *env) (err error) {
+		dir = filepath.Join(e.srv.Home, "list-startup")
+		w.listing, err = makeListDir(e, dir, tiny)
+		w.ops = []op{{kind: opList, remote: dir}}
+		return err
+	}
+	w.teardown = func(e *env) error { return os.RemoveAll(dir) }
+	return w
+}
+
+// roundTrips lists a small directory trips times in one session, each
+// request sent only when the previous result is in: the latency of one
+// round trip through the contender.
+func roundTrips(num, trips, tiny int) *workload {
+	w := &workload{
+		num:        num,
+		name:       fmt.Sprintf("%d round trips", trips),
+		about:      fmt.Sprintf("%d LISTDIRs of a %d-entry directory in one session, each sent after the previous result", trips, tiny),
+		sequential: true,
+		rate: func(_, perResult time.Duration) string {
+			return fmt.Sprintf("%.3f ms/trip", float64(perResult.Microseconds())/1000)
+		},
+		reset: noop, verify: noop, clean: noop,
+	}
+	var dir string
+	w.setup = func(e *env) (err error) {
+		dir = filepath.Join(e.srv.Home, "list-trips")
+		w.listing, err = makeListDir(e, dir, tiny)
+		w.ops = w.ops[:0]
+		for range trips {
+			w.ops = append(w.ops, op{kind: opList, remote: dir})
+		}
+		return err
+	}
+	w.teardown = func(e *env) error { return os.RemoveAll(dir) }
+	return w
+}
+
+func throughput(size int64) func(time.Duration, time.Duration) string {
+	return func(median, _ time.Duration) string {
+		return fmt.Sprintf("%.0f MiB/s", float64(size)/(1<<20)/median.Seconds())
+	}
+}
+
+func perFile(count int) func(time.Duration, time.Duration) string {
+	return func(median, _ time.Duration) string {
+		return fmt.Sprintf("%.3f ms/file", float64(median.Microseconds())/1000/float64(count))
+	}
+}
+
+// writeRandom writes size pseudo-random bytes (seeded, so the same every
+// time) to path and returns their sha256.
+func writeRandom(path string, size int64, seed uint64) (sum [sha256.Size]byte, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return sum, err
+	}
+	h := sha256.New()
+	rng := rand.NewChaCha8([32]byte{'s', 'f', 't', 'p', 'e', 'r', byte(seed)})
+	if _, err := io.CopyN(io.MultiWriter(f, h), rng, size); err != nil {
+		f.Close()
+		return sum, err
+	}
+	if err := f.Close(); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// checkFile checks that path holds size bytes whose sha256 is sum.
+func checkFile(path string, size int64, sum [sha256.Size]byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("%s: %d bytes, want %d", path, fi.Size(), size)
+	}
+	got, err := fileSHA256(path)
+	if err != nil {
+		return err
+	}
+	if got != sum {
+		return fmt.Errorf("%s: sha256 %x, want %x (the source's)", path, got, sum)
+	}
+	return nil
+}
+
+// writeSmallFiles makes dir holding count distinct random files of size
+// bytes and returns their names, sorted.
+func writeSmallFiles(dir string, count, size int, seed uint64) ([]string, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(size)))
+	buf := make([]byte, size)
+	var names []string
+	for i := range count {
+		name := fmt.Sprintf("f%05d.bin", i)
+		for j := range buf {
+			buf[j] = byte(rng.Uint32())
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// sameDirs checks that dst holds exactly the count files of src, each
+// size bytes and byte-identical to its source. Comparing the bytes
+// themselves is as strong as any checksum, and cheaper for small files.
+func sameDirs(src, dst string, count, size int) error {
+	ents, err := os.ReadDir(dst)
+	if err != nil {
+		return err
+	}
+	if len(ents) != count {
+		return fmt.Errorf("%s holds %d entries, want %d", dst, len(ents), count)
+	}
+	for _, ent := range ents {
+		got, err := os.ReadFile(filepath.Join(dst, ent.Name()))
+		if err != nil {
+			return err
+		}
+		if len(got) != size {
+			return fmt.Errorf("%s: %d bytes, want %d", ent.Name(), len(got), size)
+		}
+		want, err := os.ReadFile(filepath.Join(src, ent.Name()))
+		if err != nil {
+			return fmt.Errorf("%s: unexpected file (%v)", ent.Name(), err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("%s differs from its source", ent.Name())
+		}
+	}
+	return nil
+}
+
+// makeListDir makes a remote directory of count files, file i being i
+// bytes long (sparse), and returns the listing a contender must report.
+func makeListDir(e *env, dir string, count int) (map[string]int64, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	want := map[string]int64{}
+	for i := range count {
+		name := fmt.Sprintf("e%05d.dat", i)
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		err = firstErr(f.Truncate(int64(i)), f.Close())
+		if err != nil {
+			return nil, err
+		}
+		want[name] = int64(i)
+	}
+	return want, e.srv.Chown(dir)
+}
+
+// checkListing compares a listing a contender returned with the one
+// expected.
+func checkListing(got []entry, want map[string]int64) error {
+	seen := map[string]bool{}
+	for _, g := range got {
+		size, ok := want[g.name]
+		switch {
+		case !ok:
+			return fmt.Errorf("listing holds %q, which is not in the directory", g.name)
+		case seen[g.name]:
+			return fmt.Errorf("listing holds %q twice", g.name)
+		case size != g.size:
+			return fmt.Errorf("listing gives %q %d bytes, want %d", g.name, g.size, size)
+		}
+		seen[g.name] = true
+	}
+	if len(seen) != len(want) {
+		for _, n := range slices.Sorted(maps.Keys(want)) {
+			if !seen[n] {
+				return fmt.Errorf("listing of %d entries lacks %q (want %d entries)", len(got), n, len(want))
+			}
+		}
+	}
+	return nil
+}
+
+func freshDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Mkdir(dir, 0o755)
 }
 
 func fileSHA256(path string) (sum [sha256.Size]byte, err error) {
@@ -220,9 +488,11 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// human writes a size the way the workload names use it: 4KiB, 256MiB.
+// human writes a size the way the workload names use it: 4KiB, 1GiB.
 func human(n int64) string {
 	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%dMiB", n>>20)
 	case n >= 1<<10 && n%(1<<10) == 0:

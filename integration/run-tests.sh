@@ -45,8 +45,16 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== bench smoke (its own module: vet, then one tiny run of every workload)"
-(cd bench && go vet ./... && go run . -smoke)
+echo "== bench smoke (its own module: gofmt, vet, then one tiny run of every workload and contender)"
+unformatted=$(gofmt -l bench)
+if [ -n "$unformatted" ]; then
+  echo "gofmt -l lists bench files that need formatting:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+(cd bench && go vet ./...)
+# run.sh installs what the contenders need (python3-paramiko) when missing.
+bash bench/run.sh -smoke
 
 echo "== go test -race (CI=${CI:-})"
 go test -race -count=1 ./...

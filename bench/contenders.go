@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sftper/sftper/integration/sshdtest"
+)
+
+// contender is one way of running a workload's ops in one fresh session,
+// connection set-up included: one new process (and one new SSH
+// connection) per run. run prepares its input untimed, times exactly one
+// process with timeProcess and checks what the process reported; the
+// bench then checks the files on disk and any listings.
+type contender struct {
+	key  string // its name for -contenders
+	name string // its name in the table
+	// skip, when set, says why this contender cannot run at all in this
+	// bench run; the table says so in its place.
+	skip string
+	// applies says why the contender has no way to run w, or "" if it has.
+	applies func(w *workload) string
+	run     func(e *env, w *workload) (measurement, error)
+}
+
+// newContenders lists the contenders in table order; the first is the
+// baseline for the ratios.
+func newContenders(e *env) []*contender {
+	always := func(*workload) string { return "" }
+	cs := []*contender{
+		{key: "sftp", name: "openssh sftp -b", applies: always, run: runOpenSSH},
+		{key: "sftper", name: "sftper", applies: always,
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, w, nil) }},
+		{key: "batch", name: "sftper batch", applies: always,
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, w, []string{"--mode", "batch"}) }},
+		{key: "scp", name: "scp", applies: scpApplies, run: runSCP},
+		{key: "paramiko", name: "paramiko", applies: always,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runLibrary(e, w, exec.Command(e.python, e.paramikoScript, e.srv.SSHConfig, sshdtest.Alias))
+			}},
+		{key: "pkgsftp", name: "pkg/sftp over ssh", applies: always,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runLibrary(e, w, exec.Command(e.pkgsftp, e.srv.SSHConfig, sshdtest.Alias))
+			}},
+	}
+	if !e.batchMode {
+		cs[2].skip = "not run: this sftper's --help does not mention --mode"
+	}
+	return cs
+}
+
+// runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.
+// A listing is `ls -lan DIR`, the command sftper itself sends for a
+// LISTDIR, so that the two do the same work on the wire.
+func runOpenSSH(e *env, w *workload) (measurement, error) {
+	var b strings.Builder
+	for _, o := range w.ops {
+		switch o.kind {
+		case opPut:
+			fmt.Fprintf(&b, "put %s %s\n", batchQuote(o.local), batchQuote(o.remote))
+		case opGet:
+			fmt.Fprintf(&b, "get %s %s\n", batchQuote(o.remote), batchQuote(o.local))
+		case opList:
+			fmt.Fprintf(&b, "ls -lan %s\n", batchQuote(o.remote))
+		}
+	}
+	batch := filepath.Join(e.work, "batch.sftp")
+	if err := os.WriteFile(batch, []byte(b.String()), 0o644); err != nil {
+		return measurement{}, err
+	}
+	defer os.Remove(batch)
+	cmd := exec.Command(e.sftp, "-F", e.srv.SSHConfig, "-b", batch, sshdtest.Alias)
+	cmd.Dir = e.local
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var listings [][]entry
+	m, err := timeProcess(cmd, func(r io.Reader, mark func()) error {
+		var err error
+		listings, err = readSftpOutput(r, len(w.listing)+2, mark)
+		return err
+	})
+	m.listings = listings
+	if err != nil {
+		return m, fmt.Errorf("%v; stderr ends:\n%s", err, tail(stderr.Bytes()))
+	}
+	return m, nil
+}
+
+// readSftpOutput reads what `sftp -b` prints: each command echoed after
+// "sftp> ", then its output, which for `ls -lan` is one line per entry,
+// "." and ".." included. A listing is complete (marked) when its lines
+// number perList, or failing that when the next command or the end of the
+// output shows that it is over. sftp's stdout is line-buffered, so each
+// line arrives as it is printed.
+func readSftpOutput(r io.Reader, perList int, mark func()) ([][]entry, error) {
+	var listings [][]entry
+	var cur []entry
+	listing, marked, lines := false, false, 0
+	end := func() {
+		if listing {
+			if !marked {
+				mark()
+			}
+			listings = append(listings, cur)
+		}
+		cur, listing, marked, lines = nil, false, false, 0
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if cmd, ok := strings.CutPrefix(line, "sftp> "); ok {
+			end()
+			listing = strings.HasPrefix(cmd, "ls ")
+			continue
+		}
+		if !listing {
+			return listings, fmt.Errorf("unexpected output from sftp: %q", line)
+		}
+		ent, err := parseLsLine(line)
+		if err != nil {
+			return listings, err
+		}
+		if ent.name != "." && ent.name != ".." {
+			cur = append(cur, ent)
+		}
+		if lines++; lines == perList {
+			mark()
+			marked = true
+		}
+	}
+	end()
+	return listings, sc.Err()
+}
+
+// parseLsLine reads name and size from one line of `ls -lan`:
+// "-rw-r--r--    ? 1001  1001  4096 Nov 25 20:12 /dir/name". The bench's
+// names hold no spaces, so fields are enough.
+func parseLsLine(line string) (entry, error) {
+	f := strings.Fields(line)
+	if len(f) != 9 {
+		return entry{}, fmt.Errorf("not an ls -l line: %q", line)
+	}
+	size, err := strconv.ParseInt(f[4], 10, 64)
+	if err != nil {
+		return entry{}, fmt.Errorf("ls -l line %q: size: %v", line, err)
+	}
+	return entry{name: path.Base(f[8]), size: size}, nil
+}
+
+// safePath is what batchQuote lets through: the bench makes all its paths
+// itself, so it never needs sftp's full quoting rules.
+var safePath = regexp.MustCompile(`^[A-Za-z0-9/._+-]+$`)
+
+func batchQuote(p string) string {
+	if !safePath.MatchString(p) {
+		panic(fmt.Sprintf("bench: path %q needs quoting rules the bench does not implement", p))
+	}
+	return `"` + p + `"`
+}
+
+// request is one sftper request; result the part of its answer we check.
+type request struct {
+	Command string         `json:"command"`
+	Args    map[string]any `json:"args"`
+	ID      int            `json:"id"`
+}
+
+type result struct {
+	Status  string          `json:"status"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+	ID      int             `json:"id"`
+}
+
+// runSftper runs one sftper process for the whole workload, with extra
+// options before the destination. For most workloads every request is
+// written to its stdin at once and stdin is then closed, as a script
+// that streams its requests would: sftper pipelines them. For a
+// sequential workload each request is written only once the previous
+// result has been read.
+func runSftper(e *env, w *workload, extra []string) (measurement, error) {
+	reqs := make([][]byte, len(w.ops))
+	for i, o := range w.ops {
+		req := request{ID: i}
+		switch o.kind {
+		case opPut:
+			req.Command, req.Args = "PUT", map[string]any{"source": o.local, "dest": o.remote}
+		case opGet:
+			req.Command, req.Args = "GET", map[string]any{"source": o.remote, "dest": o.local}
+		case opList:
+			req.Command, req.Args = "LISTDIR", map[string]any{"path": o.remote}
+		}
+		b, err := json.Marshal(req)
+		if err != nil {
+			return measurement{}, err
+		}
+		reqs[i] = append(b, '\n')
+	}
+	args := append(slices.Clone(extra), "-F", e.srv.SSHConfig, sshdtest.Alias)
+	cmd := exec.Command(e.sftper, args...)
+	cmd.Dir = e.local
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var stdin io.WriteCloser
+	if w.sequential {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return measurement{}, err
+		}
+	} else {
+		cmd.Stdin = bytes.NewReader(bytes.Join(reqs, nil))
+	}
+	var listings [][]entry
+	m, err := timeProcess(cmd, func(r io.Reader, mark func()) error {
+		if stdin != nil {
+			defer stdin.Close()
+			if _, err := stdin.Write(reqs[0]); err != nil {
+				return err
+			}
+		}
+		br := bufio.NewReaderSize(r, 1<<20)
+		for i := range w.ops {
+			line, err := br.ReadBytes('\n')
+			if err != nil {
+				return fmt.Errorf("%d results for %d requests: %w", i, len(w.ops), err)
+			}
+			mark()
+			if stdin != nil {
+				if i+1 < len(reqs) {
+					if _, err := stdin.Write(reqs[i+1]); err != nil {
+						return err
+					}
+				} else {
+					stdin.Close()
+				}
+			}
+			var res result
+			if err := json.Unmarshal(line, &res); err != nil {
+				return fmt.Errorf("result %d: %v: %q", i, err, line)
+			}
+			if res.Status != "ok" || res.ID != i {
+				return fmt.Errorf("result %d is not ok for request %d: %s", i, i, line)
+			}
+			if w.ops[i].kind == opList {
+				var data []struct {
+					Name string `json:"name"`
+					Size int64  `json:"size"`
+				}
+				if err := json.Unmarshal(res.Data, &data); err != nil {
+					return fmt.Errorf("result %d: data: %v", i, err)
+				}
+				l := make([]entry, len(data))
+				for j, d := range data {
+					l[j] = entry{d.Name, d.Size}
+				}
+				listings = append(listings, l)
+			}
+		}
+		if rest, _ := io.ReadAll(br); len(rest) > 0 {
+			return fmt.Errorf("output after the last result: %q", tail(rest))
+		}
+		return nil
+	})
+	m.listings = listings
+	if err != nil {
+		return m, fmt.Errorf("%v; stderr ends:\n%s", err, tail(stderr.Bytes()))
+	}
+	return m, nil
+}
+
+// scpApplies: scp copies files, in one direction per process. Many files
+// go in one process: uploads as a list of local files into a remote
+// directory; downloads as a remote glob of the directory, which must hold
+// exactly the files to get (one process given many remote sources opens
+// one SSH connection per source).
+func scpApplies(w *workload) string {
+	_, err := scpArgs(w)
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+func scpArgs(w *workload) ([]string, error) {
+	switch {
+	case len(w.ops) == 1 && w.ops[0].kind == opPut:
+		return []string{w.ops[0].local, sshdtest.Alias + ":" + w.ops[0].remote}, nil
+	case len(w.ops) == 1 && w.ops[0].kind == opGet:
+		return []string{sshdtest.Alias + ":" + w.ops[0].remote, w.ops[0].local}, nil
+	case w.opsOf(opPut):
+		dir := filepath.Dir(w.ops[0].remote)
+		var args []string
+		for _, o := range w.ops {
+			if filepath.Dir(o.remote) != dir || filepath.Base(o.remote) != filepath.Base(o.local) {
+				return nil, errors.New("uploads to more than one directory or under other names")
+			}
+			args = append(args, o.local)
+		}
+		return append(args, sshdtest.Alias+":"+dir+"/"), nil
+	case w.opsOf(opGet):
+		src, dst := filepath.Dir(w.ops[0].remote), filepath.Dir(w.ops[0].local)
+		for _, o := range w.ops {
+			if filepath.Dir(o.remote) != src || filepath.Dir(o.local) != dst || filepath.Base(o.remote) != filepath.Base(o.local) {
+				return nil, errors.New("downloads from more than one directory or under other names")
+			}
+		}
+		return []string{sshdtest.Alias + ":" + src + "/*", dst + "/"}, nil
+	}
+	return nil, errors.New("not a file copy")
+}
+
+// runSCP runs one scp process for the whole workload.
+func runSCP(e *env, w *workload) (measurement, error) {
+	args, err := scpArgs(w)
+	if err != nil {
+		return measurement{}, err
+	}
+	if w.opsOf(opGet) && len(w.ops) > 1 {
+		// The glob must mean exactly the files to get.
+		ents, err := os.ReadDir(filepath.Dir(w.ops[0].remote))
+		if err != nil {
+			return measurement{}, err
+		}
+		if len(ents) != len(w.ops) {
+			return measurement{}, fmt.Errorf("remote directory holds %d entries, not the %d to get", len(ents), len(w.ops))
+		}
+	}
+	cmd := exec.Command(e.scp, append([]string{"-F", e.srv.SSHConfig}, args...)...)
+	cmd.Dir = e.local
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	m, err := timeProcess(cmd, nil)
+	if err != nil {
+		return m, fmt.Errorf("%v; output ends:\n%s", err, tail(out.Bytes()))
+	}
+	return m, nil
+}
+
+// runLibrary runs a client program built on an SFTP library (paramiko,
+// pkg/sftp) for the whole workload: cmd plus one argument, a file of ops
+// written untimed, one a line: "put\tLOCAL\tREMOTE", "get\tREMOTE\tLOCAL",
+// "list\tREMOTE". The program does them in order, one at a time, and
+// prints one line per op as soon as it is done: "ok put SIZE",
+// "ok get SIZE", or for a listing "e SIZE NAME" per entry and then
+// "ok list COUNT".
+func runLibrary(e *env, w *workload, cmd *exec.Cmd) (measurement, error) {
+	var b strings.Builder
+	for _, o := range w.ops {
+		switch o.kind {
+		case opPut:
+			fmt.Fprintf(&b, "put\t%s\t%s\n", o.local, o.remote)
+		case opGet:
+			fmt.Fprintf(&b, "get\t%s\t%s\n", o.remote, o.local)
+		case opList:
+			fmt.Fprintf(&b, "list\t%s\n", o.remote)
+		}
+	}
+	opsFile := filepath.Join(e.work, "ops.txt")
+	if err := os.WriteFile(opsFile, []byte(b.String()), 0o644); err != nil {
+		return measurement{}, err
+	}
+	defer os.Remove(opsFile)
+	cmd.Args = append(cmd.Args, opsFile)
+	cmd.Dir = e.local
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var listings [][]entry
+	m, err := timeProcess(cmd, func(r io.Reader, mark func()) error {
+		var cur []entry
+		done := 0
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			switch {
+			case len(f) == 3 && f[0] == "e":
+				size, err := strconv.ParseInt(f[1], 10, 64)
+				if err != nil {
+					return fmt.Errorf("entry line %q: %v", sc.Text(), err)
+				}
+				cur = append(cur, entry{name: f[2], size: size})
+			case len(f) == 3 && f[0] == "ok":
+				mark()
+				if done >= len(w.ops) {
+					return fmt.Errorf("more results than ops: %q", sc.Text())
+				}
+				if want := []string{"put", "get", "list"}[w.ops[done].kind]; f[1] != want {
+					return fmt.Errorf("result %d is %q, want one for %s", done, sc.Text(), want)
+				}
+				if w.ops[done].kind == opList {
+					listings = append(listings, cur)
+					cur = nil
+				}
+				done++
+			default:
+				return fmt.Errorf("unexpected output: %q", sc.Text())
+			}
+		}
+		if done != len(w.ops) {
+			return fmt.Errorf("%d results for %d ops", done, len(w.ops))
+		}
+		return sc.Err()
+	})
+	m.listings = listings
+	if err != nil {
+		return m, fmt.Errorf("%v; stderr ends:\n%s", err, tail(stderr.Bytes()))
+	}
+	return m, nil
+}
