@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,12 @@ func fakeSftp(mode string) int {
 	if mode == "slowstart" {
 		time.Sleep(300 * time.Millisecond)
 	}
-	fmt.Print("Connected to fake.\n")
+	// With -b, as sftp -b: quiet (no "Connected to"), and the first
+	// failing line ends the script with status 1.
+	script := slices.Contains(os.Args, "-b")
+	if !script {
+		fmt.Print("Connected to fake.\n")
+	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		line := in.Text()
@@ -68,6 +74,9 @@ func fakeSftp(mode string) int {
 		cmd, arg, _ := strings.Cut(line, " ")
 		if cmd == "badparse" {
 			fmt.Print("Invalid command.\r\n") // parse errors come before the echo
+			if script {
+				return 1
+			}
 		}
 		if !quiet {
 			fmt.Printf("sftp> %s\n", line)
@@ -79,12 +88,25 @@ func fakeSftp(mode string) int {
 			}
 		case "err":
 			fmt.Printf("%s\r\n", arg)
+			if script {
+				return 1
+			}
+		case "silentfail": // as sftp's df: fails without a word
+			if script {
+				return 1
+			}
 		case "die":
+			if script {
+				return 255 // batch mode prints nothing (killed by SIGPIPE)
+			}
 			fmt.Print("\rConnection closed.  \n")
 			return 255
 		case "cd":
 			if strings.Contains(arg, "missing") {
 				fmt.Print("stat remote: No such file or directory\r\n")
+				if script {
+					return 1
+				}
 			}
 		case "pwd":
 			fmt.Println("Remote working directory: /home/fake {a}")

@@ -50,7 +50,7 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // order Begin is called. Call MayOverlap before beginning a request while
 // others are unfinished. A request carrying a path that cannot be passed to
 // sftp safely fails before anything is sent.
-func Begin(ctx context.Context, s *Session, op proto.Op) *Call {
+func Begin(ctx context.Context, s Conn, op proto.Op) *Call {
 	x := executor{ctx: ctx, s: s}
 	var st step
 	switch op := op.(type) {
@@ -100,7 +100,7 @@ func MayOverlap(inFlight []proto.Op, next proto.Op) bool {
 
 type executor struct {
 	ctx context.Context
-	s   *Session
+	s   Conn
 }
 
 // step is a request after its local checks: finished at once (resp), or
@@ -329,7 +329,7 @@ func (x executor) whyNotListed(asked, dir string) string {
 	if err != nil {
 		return err.Error()
 	}
-	out, err := x.s.Run(x.ctx, line)
+	out, err := Run(x.ctx, x.s, line)
 	if err != nil {
 		return err.Error()
 	}

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +14,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// fakeSession starts a session whose sftp is this test binary playing mode.
-func fakeSession(t *testing.T, mode string, cfg Config) (*Session, string) {
+// fakeConn returns a Conn (a Session, or Scripts for batch) whose sftp is
+// this test binary playing behaviour, and the file that counts its starts.
+func fakeConn(t *testing.T, behaviour string, cfg Config, batch bool) (Conn, string) {
 	t.Helper()
 	starts := filepath.Join(t.TempDir(), "starts")
-	t.Setenv("FAKE_SFTP", mode)
+	t.Setenv("FAKE_SFTP", behaviour)
 	t.Setenv("FAKE_SFTP_STARTS", starts)
 	exe, err := os.Executable()
 	if err != nil {
@@ -28,9 +30,26 @@ func fakeSession(t *testing.T, mode string, cfg Config) (*Session, string) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
-	s := NewSession(cfg)
-	t.Cleanup(func() { s.Close() })
-	return s, starts
+	var c Conn
+	if batch {
+		c = NewScripts(cfg) // cfg.Share is off: there is no ssh to share
+	} else {
+		c = NewSession(cfg)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, starts
+}
+
+// fakeSession is fakeConn for the tests that look inside a Session.
+func fakeSession(t *testing.T, behaviour string, cfg Config) (*Session, string) {
+	c, starts := fakeConn(t, behaviour, cfg, false)
+	return c.(*Session), starts
+}
+
+// eachKind runs f for a Session and for Scripts: both must answer alike.
+func eachKind(t *testing.T, f func(t *testing.T, batch bool)) {
+	t.Run("session", func(t *testing.T) { f(t, false) })
+	t.Run("batch", func(t *testing.T) { f(t, true) })
 }
 
 func startCount(t *testing.T, file string) int {
@@ -42,11 +61,11 @@ func startCount(t *testing.T, file string) int {
 	return strings.Count(string(b), "\n")
 }
 
-func run(t *testing.T, s *Session, line string) []string {
+func run(t *testing.T, s Conn, line string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := s.Run(ctx, line)
+	out, err := Run(ctx, s, line)
 	if err != nil {
 		t.Fatalf("Run(%q): %v", line, err)
 	}
@@ -54,28 +73,36 @@ func run(t *testing.T, s *Session, line string) []string {
 }
 
 func TestRunReturnsEachCommandsOwnOutput(t *testing.T) {
-	s, starts := fakeSession(t, "ok", Config{})
-	tests := []struct {
-		line string
-		want []string
-	}{
-		{"say a|b c", []string{"a", "b c"}},
-		{"err remote delete /x: Failure", []string{"remote delete /x: Failure\r"}},
-		{"pwd", []string{"Remote working directory: /home/fake {a}"}},
-		// Parse errors come before the command's echo and still belong to it.
-		{"badparse", []string{"Invalid command.\r"}},
-		// Output that looks like a prompt or like a marker does not end
-		// the command: only the exact marker of this session does.
-		{"say sftp> |sftp> # sftper-00000000000000000000000000000000-9|x", []string{"sftp> ", "sftp> # sftper-00000000000000000000000000000000-9", "x"}},
-	}
-	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, run(t, s, tt.line)); diff != "" {
-			t.Errorf("Run(%q) (-want +got):\n%s", tt.line, diff)
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, starts := fakeConn(t, "ok", Config{}, batch)
+		tests := []struct {
+			line string
+			want []string
+		}{
+			{"say a|b c", []string{"a", "b c"}},
+			{"err remote delete /x: Failure", []string{"remote delete /x: Failure\r"}},
+			{"pwd", []string{"Remote working directory: /home/fake {a}"}},
+			// Parse errors come before the command's echo and still belong to it.
+			{"badparse", []string{"Invalid command.\r"}},
+			// Output that looks like a prompt or like a marker does not end
+			// the command: only the exact marker of this session does.
+			{"say sftp> |sftp> # sftper-00000000000000000000000000000000-9|x", []string{"sftp> ", "sftp> # sftper-00000000000000000000000000000000-9", "x"}},
 		}
-	}
-	if n := startCount(t, starts); n != 1 {
-		t.Errorf("sftp started %d times for %d commands, want once", n, len(tests))
-	}
+		for _, tt := range tests {
+			if diff := cmp.Diff(tt.want, run(t, s, tt.line)); diff != "" {
+				t.Errorf("Run(%q) (-want +got):\n%s", tt.line, diff)
+			}
+		}
+		// One session for everything; or a first script (cd, pwd) and
+		// one script per command, each run after the previous ended.
+		want := 1
+		if batch {
+			want = 1 + len(tests)
+		}
+		if n := startCount(t, starts); n != want {
+			t.Errorf("sftp started %d times for %d commands, want %d", n, len(tests), want)
+		}
+	})
 }
 
 func TestStartConnectsInBackground(t *testing.T) {
@@ -91,9 +118,9 @@ func TestStartConnectsInBackground(t *testing.T) {
 	}
 }
 
-func connErr(t *testing.T, s *Session, line string) *ConnError {
+func connErr(t *testing.T, s Conn, line string) *ConnError {
 	t.Helper()
-	_, err := s.Run(context.Background(), line)
+	_, err := Run(context.Background(), s, line)
 	var ce *ConnError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Run(%q) = %v, want a *ConnError", line, err)
@@ -131,68 +158,87 @@ func TestQuestionsOnTheTerminalAreRefused(t *testing.T) {
 }
 
 func TestConnectTimeout(t *testing.T) {
-	s, _ := fakeSession(t, "hang", Config{ConnectTimeout: 500 * time.Millisecond})
-	start := time.Now()
-	ce := connErr(t, s, "pwd")
-	if !strings.Contains(ce.Msg, "connect timed out after 500ms") {
-		t.Errorf("error = %q", ce.Msg)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
-	}
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, _ := fakeConn(t, "hang", Config{ConnectTimeout: 500 * time.Millisecond}, batch)
+		start := time.Now()
+		ce := connErr(t, s, "pwd")
+		if !strings.Contains(ce.Msg, "connect timed out after 500ms") {
+			t.Errorf("error = %q", ce.Msg)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v", d)
+		}
+	})
 }
 
 func TestConnectFailureSaysWhy(t *testing.T) {
-	s, starts := fakeSession(t, "refused", Config{})
-	ce := connErr(t, s, "pwd")
-	for _, w := range []string{"connect failed", "ssh: connect to host 127.0.0.1 port 1: Connection refused", "status 255"} {
-		if !strings.Contains(ce.Msg, w) {
-			t.Errorf("error %q does not contain %q", ce.Msg, w)
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, starts := fakeConn(t, "refused", Config{}, batch)
+		ce := connErr(t, s, "pwd")
+		for _, w := range []string{"connect failed", "ssh: connect to host 127.0.0.1 port 1: Connection refused", "status 255"} {
+			if !strings.Contains(ce.Msg, w) {
+				t.Errorf("error %q does not contain %q", ce.Msg, w)
+			}
 		}
-	}
-	// The next command tries again.
-	connErr(t, s, "pwd")
-	if n := startCount(t, starts); n != 2 {
-		t.Errorf("sftp started %d times, want 2 (one per command)", n)
-	}
+		// The next command tries again.
+		connErr(t, s, "pwd")
+		if n := startCount(t, starts); n != 2 {
+			t.Errorf("sftp started %d times, want 2 (one per command)", n)
+		}
+	})
 }
 
 func TestFailedStartIsRetriedByTheFirstCommand(t *testing.T) {
-	s, starts := fakeSession(t, "refused", Config{})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // let the background handshake fail
-	connErr(t, s, "pwd")
-	if n := startCount(t, starts); n != 2 {
-		t.Errorf("sftp started %d times, want 2: a command must not get a stale failure", n)
-	}
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, starts := fakeConn(t, "refused", Config{}, batch)
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // let the background handshake fail
+		connErr(t, s, "pwd")
+		if n := startCount(t, starts); n != 2 {
+			t.Errorf("sftp started %d times, want 2: a command must not get a stale failure", n)
+		}
+	})
 }
 
 func TestLostSessionIsReplacedByTheNextCommand(t *testing.T) {
-	s, starts := fakeSession(t, "ok", Config{})
-	run(t, s, "say before")
-	ce := connErr(t, s, "die")
-	if !ce.Sent || !strings.Contains(ce.Msg, "connection lost") || !strings.Contains(ce.Msg, "Connection closed") {
-		t.Errorf("error = %+v", ce)
-	}
-	if diff := cmp.Diff([]string{"after"}, run(t, s, "say after")); diff != "" {
-		t.Error(diff)
-	}
-	if n := startCount(t, starts); n != 2 {
-		t.Errorf("sftp started %d times, want 2", n)
-	}
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, starts := fakeConn(t, "ok", Config{}, batch)
+		run(t, s, "say before")
+		ce := connErr(t, s, "die")
+		// sftp -b dies silently when its connection does.
+		want := "connection lost: sftp exited with status 255"
+		if !batch {
+			want = "connection lost: Connection closed (sftp exited with status 255)"
+		}
+		if !ce.Sent || ce.Msg != want {
+			t.Errorf("error = %+v, want %q", ce, want)
+		}
+		if diff := cmp.Diff([]string{"after"}, run(t, s, "say after")); diff != "" {
+			t.Error(diff)
+		}
+		want2 := 2
+		if batch {
+			want2 = 4 // the first script, then one per command
+		}
+		if n := startCount(t, starts); n != want2 {
+			t.Errorf("sftp started %d times, want %d", n, want2)
+		}
+	})
 }
 
 func TestStartDir(t *testing.T) {
-	s, _ := fakeSession(t, "ok", Config{StartDir: "sub dir"})
-	run(t, s, "pwd")
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, _ := fakeConn(t, "ok", Config{StartDir: "sub dir"}, batch)
+		run(t, s, "pwd")
 
-	s, _ = fakeSession(t, "ok", Config{StartDir: "missing"})
-	ce := connErr(t, s, "pwd")
-	if !strings.Contains(ce.Msg, `starting directory "missing": stat remote: No such file or directory`) {
-		t.Errorf("error = %q", ce.Msg)
-	}
+		s, _ = fakeConn(t, "ok", Config{StartDir: "missing"}, batch)
+		ce := connErr(t, s, "pwd")
+		if !strings.Contains(ce.Msg, `starting directory "missing": stat remote: No such file or directory`) {
+			t.Errorf("error = %q", ce.Msg)
+		}
+	})
 }
 
 func TestCancelKillsTheChild(t *testing.T) {
@@ -201,7 +247,7 @@ func TestCancelKillsTheChild(t *testing.T) {
 	pid := s.c.cmd.Process.Pid
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := s.Run(ctx, "sleep 1h"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Run(ctx, s, "sleep 1h"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
 	waitGone(t, pid)
@@ -215,7 +261,7 @@ func TestCloseEndsTheChild(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 	waitGone(t, pid)
-	if _, err := s.Run(context.Background(), "pwd"); !errors.Is(err, ErrClosed) {
+	if _, err := Run(context.Background(), s, "pwd"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
 	}
 }
@@ -248,11 +294,92 @@ func TestChildEnvPinsOnlyLocaleTimeAndTerminal(t *testing.T) {
 }
 
 func TestResolveJoinsTheWorkingDirectory(t *testing.T) {
-	s, _ := fakeSession(t, "ok", Config{})
-	for p, want := range map[string]string{"x": "/home/fake {a}/x", "/abs": "/abs", "../y": "/home/fake {a}/../y"} {
-		got, err := s.Resolve(context.Background(), p)
-		if err != nil || got != want {
-			t.Errorf("Resolve(%q) = %q, %v; want %q", p, got, err, want)
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, _ := fakeConn(t, "ok", Config{}, batch)
+		for p, want := range map[string]string{"x": "/home/fake {a}/x", "/abs": "/abs", "../y": "/home/fake {a}/../y"} {
+			got, err := s.Resolve(context.Background(), p)
+			if err != nil || got != want {
+				t.Errorf("Resolve(%q) = %q, %v; want %q", p, got, err, want)
+			}
 		}
+	})
+}
+
+// TestScriptStopsAtTheFailingLine: in batch mode a failing line ends its
+// script; it alone gets the failure, and the lines queued after it run in
+// the next script, in order.
+func TestScriptStopsAtTheFailingLine(t *testing.T) {
+	s, starts := fakeConn(t, "ok", Config{}, true)
+	ctx := context.Background()
+	if _, err := Run(ctx, s, "say warm"); err != nil { // connected, first scripts done
+		t.Fatal(err)
+	}
+	lines := []string{"say a", "err remote open \"/x\": Permission denied", "say b", "silentfail", "say c"}
+	var ps []*Pending
+	for _, l := range lines {
+		p, err := s.Send(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	type result struct {
+		Lines []string
+		Err   string
+	}
+	var got []result
+	for _, p := range ps {
+		out, err := p.Wait(ctx)
+		r := result{Lines: out}
+		if err != nil {
+			r.Err = err.Error()
+		}
+		got = append(got, r)
+	}
+	want := []result{
+		{Lines: []string{"a"}},
+		{Lines: []string{"remote open \"/x\": Permission denied\r"}},
+		{Lines: []string{"b"}},
+		{Err: `sftp stopped at "silentfail" with status 1 without saying why`},
+		{Lines: []string{"c"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	// At least one script per failure and one for the rest: 2 + 3 (the
+	// warm-up's two, then a..err, b..silentfail, c), or more if the lines
+	// arrived while a script was already running.
+	if n := startCount(t, starts); n < 5 {
+		t.Errorf("sftp started %d times, want at least 5", n)
+	}
+}
+
+// TestScriptsCloseWaitsForQueuedLines: Close runs what was sent first.
+func TestScriptsCloseWaitsForQueuedLines(t *testing.T) {
+	s, _ := fakeConn(t, "ok", Config{}, true)
+	ctx := context.Background()
+	var ps []*Pending
+	for i := range 20 {
+		p, err := s.Send(ctx, fmt.Sprintf("say %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		select {
+		case <-p.done:
+		default:
+			t.Fatalf("line %d still outstanding after Close", i)
+		}
+		if out, err := p.Wait(ctx); err != nil || len(out) != 1 || out[0] != fmt.Sprint(i) {
+			t.Errorf("line %d: %q, %v", i, out, err)
+		}
+	}
+	if _, err := s.Send(ctx, "say late"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 }

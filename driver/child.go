@@ -1,0 +1,404 @@
+package driver
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/sftper/sftper/batch"
+)
+
+// child is one sftp process and everything attached to it: a persistent
+// interactive session (Session) or one `sftp -b -` script (Scripts). Both
+// are read the same way: every command line sftper sends is followed by a
+// marker comment, and the marker's echo ends that command's output.
+type child struct {
+	cfg    *Config
+	script bool // sftp -b -: no terminal, stops at the first failing line
+	cmd    *exec.Cmd
+	stdin  *os.File
+	pipes  *childPipes
+	tty    *ttyWatch     // the controlling terminal; nil for a script
+	exited chan struct{} // closed once the process has been waited for
+	status error         // cmd.Wait's result, valid after exited
+
+	nonce string
+	seq   int // of the last marker sent; sends are serialised by the owner
+
+	qmu        sync.Mutex
+	queue      []*Pending // sent and not yet complete, in the order sent
+	lost       *ConnError // set when the output has ended: later sends fail with it
+	lostReason string     // why, for the handshake's message
+	why        string     // set by stop: the reason to give instead of the exit status
+
+	ended chan struct{} // closed when the output has ended and every command is settled
+	unrun []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
+
+	// Only for a Session: the handshake's outcome, valid after ready.
+	ready   chan struct{}
+	connErr *ConnError
+	cwd     string
+	cwdErr  error
+}
+
+// spawn starts sftp: with the user's program and options, extra options of
+// sftper's own in front of them (so that they win, as ssh keeps the first
+// value of an option), and for a script "-b -" after them (so that a
+// BatchMode the user sets wins over the one -b implies).
+func spawn(cfg *Config, script bool, extra []string) (*child, error) {
+	prog := cfg.Program
+	if len(prog) == 0 {
+		prog = []string{"sftp"}
+	}
+	args := append(append(append([]string{}, prog[1:]...), extra...), cfg.Args...)
+	if script {
+		args = append(args, "-b", "-")
+	}
+	args = append(args, "--", cfg.Destination)
+	cmd := exec.Command(prog[0], args...)
+	cmd.Env = childEnv(append(os.Environ(), cfg.Env...))
+
+	pipes, err := newChildPipes()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.inR, pipes.outW, pipes.errW
+	// A session of its own: the whole process group (sftp, ssh and any
+	// ProxyCommand) can be signalled at once, and ssh has no way to the
+	// terminal sftper may have been started from.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var ptmx, tty *os.File
+	if !script {
+		// The pty is the controlling terminal: ssh's /dev/tty, where it
+		// asks its questions (see doc.go).
+		if ptmx, tty, err = pty.Open(); err != nil {
+			pipes.closeAll()
+			return nil, fmt.Errorf("open pseudo-terminal: %w", err)
+		}
+		if ptmx, err = pollable(ptmx); err != nil {
+			tty.Close()
+			pipes.closeAll()
+			return nil, err
+		}
+		cmd.ExtraFiles = []*os.File{tty}
+		cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, 3
+	}
+	err = cmd.Start()
+	if tty != nil {
+		tty.Close()
+	}
+	if err != nil {
+		if ptmx != nil {
+			ptmx.Close()
+		}
+		pipes.closeAll()
+		return nil, fmt.Errorf("start %s: %w", prog[0], err)
+	}
+	pipes.started()
+
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	c := &child{
+		cfg:    cfg,
+		script: script,
+		cmd:    cmd,
+		stdin:  pipes.inW,
+		pipes:  pipes,
+		exited: make(chan struct{}),
+		nonce:  hex.EncodeToString(nonce[:]),
+		ended:  make(chan struct{}),
+		ready:  make(chan struct{}),
+	}
+	if ptmx != nil {
+		c.tty = newTTYWatch(ptmx, cfg.Log)
+	}
+	go c.route(pipes.outR)
+	go func() {
+		c.status = cmd.Wait()
+		pipes.restoreBlocking() // let the output reach its end
+		close(c.exited)
+	}()
+	return c, nil
+}
+
+// childEnv pins what sftp's output depends on and nothing else.
+func childEnv(env []string) []string {
+	pinned := map[string]string{"TZ": "UTC", "LC_ALL": "C.UTF-8", "TERM": "dumb", "EDITRC": "/dev/null"}
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := pinned[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range pinned {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// pollable returns f as a non-blocking, poller-registered file, so that
+// closing it interrupts a blocked Read. (pty.Open hands out a blocking file.)
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, fmt.Errorf("dup pty: %w", errno)
+	}
+	if err := syscall.SetNonblock(int(fd), true); err != nil {
+		syscall.Close(int(fd))
+		return nil, fmt.Errorf("pty non-blocking: %w", err)
+	}
+	return os.NewFile(fd, f.Name()), nil
+}
+
+func (c *child) marker(seq int) string {
+	return fmt.Sprintf("# sftper-%s-%d", c.nonce, seq)
+}
+
+// enqueue gives p the next marker and queues it for route to fill in; it
+// returns the text to write: the command line (none for "") and the
+// marker. "@" stops sftp from echoing the command: only the marker's echo
+// is needed, and every line sftp prints costs a wake-up on both sides.
+func (c *child) enqueue(p *Pending) (string, error) {
+	c.seq++
+	m := c.marker(c.seq)
+	p.marker = "sftp> " + m
+	p.lines = nil
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.lost != nil {
+		return "", &ConnError{Msg: c.lost.Msg}
+	}
+	c.queue = append(c.queue, p) // before writing: the output may come at once
+	if p.line == "" {
+		return m + "\n", nil
+	}
+	return "@" + p.line + "\n" + m + "\n", nil
+}
+
+// send queues a command line and writes it to sftp.
+func (c *child) send(line string) (*Pending, error) {
+	p := newPending(line, c.kill)
+	text, err := c.enqueue(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(c.stdin, text); err != nil {
+		// sftp is gone; route fails p with the reason once the output ends.
+		c.kill()
+	}
+	return p, nil
+}
+
+// route reads what sftp prints and hands each line to the oldest outstanding
+// command, up to that command's marker. When the output ends (sftp exited:
+// the script is over, the connection was lost, or it was stopped), every
+// command still outstanding is settled (see settle). Reading and routing in
+// one goroutine saves a hand-off per line.
+func (c *child) route(out *os.File) {
+	br := bufio.NewReaderSize(out, 64<<10)
+	for {
+		ln, err := br.ReadString('\n')
+		if ln != "" {
+			c.routeLine(strings.TrimSuffix(ln, "\n"))
+		}
+		if err != nil {
+			break
+		}
+	}
+	out.Close()
+	c.qmu.Lock()
+	var head []string
+	if len(c.queue) > 0 {
+		head = c.queue[0].lines
+	}
+	c.qmu.Unlock()
+	reason := c.exitReason(head)
+	c.qmu.Lock()
+	c.lost = &ConnError{Msg: "connection lost: " + reason, Sent: true}
+	c.lostReason = reason
+	queue := c.queue
+	c.queue = nil
+	c.qmu.Unlock()
+	c.settle(queue, reason)
+	close(c.ended)
+}
+
+func (c *child) routeLine(ln string) {
+	c.qmu.Lock()
+	if len(c.queue) == 0 {
+		c.qmu.Unlock()
+		// Between commands: "Connection closed." when the transport
+		// dies, or a late warning.
+		if m := batch.DecodeMessage(ln); m != "" {
+			c.cfg.Log.Printf("sftp: %s", m)
+		}
+		return
+	}
+	p := c.queue[0]
+	if ln == p.marker {
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		close(p.done)
+		return
+	}
+	// Everything up to the marker belongs to this command, parse errors
+	// included.
+	p.lines = append(p.lines, ln)
+	c.qmu.Unlock()
+}
+
+// settle finishes the commands still outstanding when the output has ended.
+//
+// A session only ends when it is lost, so they all fail. A script ends
+// when it has run every line (status 0), or when a line failed: then sftp
+// stops there with status 1, having printed its reason, and runs nothing
+// after it. So with status 1 the first outstanding line is the one that
+// failed; it gets what sftp printed for it, and the lines after it are put
+// aside unrun for the owner to run again. Anything else (status 255: ssh
+// could not connect or lost the connection, a signal, no connection ever
+// made) fails them all.
+func (c *child) settle(queue []*Pending, reason string) {
+	if len(queue) == 0 {
+		return
+	}
+	connected := !c.script || !queue[0].connect // a script's first marker comes once connected
+	c.qmu.Lock()
+	stopped := c.why != ""
+	c.qmu.Unlock()
+	if c.script && connected && !stopped {
+		var ee *exec.ExitError
+		if errors.As(c.status, &ee) && ee.ExitCode() == 1 {
+			head := queue[0]
+			if len(batch.Messages(head.lines)) == 0 {
+				head.err = fmt.Errorf("sftp stopped at %q with status 1 without saying why", head.line)
+			}
+			close(head.done)
+			c.unrun = queue[1:]
+			return
+		}
+	}
+	switch {
+	case stopped: // reason is why it was stopped
+	case !connected:
+		reason = "connect failed: " + reason
+	default:
+		reason = "connection lost: " + reason
+	}
+	for i, p := range queue {
+		// In a script only the first outstanding line can have started.
+		p.err = &ConnError{Msg: reason, Sent: i == 0 && connected}
+		close(p.done)
+	}
+}
+
+// stop kills the child, giving why as the reason for the commands it fails.
+func (c *child) stop(why string) {
+	c.qmu.Lock()
+	if c.why == "" {
+		c.why = why
+	}
+	c.qmu.Unlock()
+	c.kill()
+}
+
+// exitReason waits briefly for the child to exit after its output ended and
+// says why it ended, from what it printed and its exit status.
+func (c *child) exitReason(seen []string) string {
+	select {
+	case <-c.exited:
+	case <-time.After(5 * time.Second):
+		c.kill()
+		<-c.exited
+	}
+	c.qmu.Lock()
+	why := c.why
+	c.qmu.Unlock()
+	if why != "" {
+		return why
+	}
+	what := describe(seen, "")
+	status := "sftp exited"
+	var ee *exec.ExitError
+	if errors.As(c.status, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			status = fmt.Sprintf("sftp was killed by signal %s", ws.Signal())
+		} else {
+			status = fmt.Sprintf("sftp exited with status %d", ee.ExitCode())
+		}
+	} else if c.status != nil {
+		status = c.status.Error()
+	}
+	if msg, ok := hostKeyFailure(decoded(seen), ""); ok {
+		what = msg
+	}
+	if what == "" {
+		return status
+	}
+	return what + " (" + status + ")"
+}
+
+// describe condenses what sftp and ssh printed into one line for an error
+// message: every non-blank line, decoded, without sftp's own chatter.
+func describe(lines []string, tty string) string {
+	var parts []string
+	for _, ln := range lines {
+		m := batch.DecodeMessage(ln)
+		if m == "" || strings.HasPrefix(m, "Connected to ") || strings.HasPrefix(m, "Attached to ") || strings.HasPrefix(m, "sftp> ") {
+			continue
+		}
+		if len(parts) > 0 && parts[len(parts)-1] == strings.TrimSuffix(m, ".") {
+			continue // "Connection closed." then "Connection closed"
+		}
+		parts = append(parts, strings.TrimSuffix(m, "."))
+	}
+	if t := strings.TrimSpace(strings.ReplaceAll(tty, "\r", "")); t != "" {
+		parts = append(parts, "on the terminal: "+t)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// kill stops sftp and everything it started (ssh, a ProxyCommand) at once.
+func (c *child) kill() {
+	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	c.stdin.Close()
+}
+
+// close ends sftp cleanly: on EOF it runs what it was sent, closes the SFTP
+// session and ssh says goodbye to the server. If it does not exit in time
+// it is terminated, then killed.
+func (c *child) close() error {
+	c.stdin.Close()
+	var err error
+	select {
+	case <-c.exited:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-c.exited:
+		case <-time.After(2 * time.Second):
+		}
+		err = fmt.Errorf("sftp did not exit within 5 s of the end of its input")
+	}
+	c.kill() // stragglers in the process group
+	<-c.exited
+	<-c.ended
+	if c.tty != nil {
+		c.tty.close()
+	}
+	return err
+}

@@ -1,0 +1,115 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"log"
+	"time"
+)
+
+// Config says how to start sftp.
+type Config struct {
+	// Program is the sftp program and any extra arguments of the user's
+	// (--sftp-command); empty means "sftp" from PATH.
+	Program []string
+	// Args are the user's OpenSSH options (-F, -o, -i, -P, -J), passed
+	// through in the order given.
+	Args []string
+	// Destination is what sftp connects to: [user@]host or
+	// sftp://[user@]host[:port], without a path.
+	Destination string
+	// StartDir is the remote directory to start in; empty for the login
+	// directory.
+	StartDir string
+	// ConnectTimeout bounds the time from starting sftp (or ssh) to a
+	// connected session.
+	ConnectTimeout time.Duration
+	// Share (batch mode only) lets Scripts start an OpenSSH ControlMaster
+	// of its own, so that every script rides one authenticated
+	// connection, unless the user's configuration already shares
+	// connections.
+	Share bool
+	// Env is added to the environment of sftp and ssh.
+	Env []string
+	// Log receives what the child prints outside any command (warnings,
+	// the banner). Nil discards it.
+	Log *log.Logger
+}
+
+// Conn runs sftp command lines for the requests. There are two: Session,
+// one persistent interactive sftp, and Scripts, a generated `sftp -b`
+// script per request. Both send every line through the same marker
+// protocol and hand back what sftp printed for it, so the requests'
+// execution (Begin) and every parser are the same for both.
+type Conn interface {
+	// Start begins connecting in the background, so that the first
+	// request does not wait for the whole handshake.
+	Start() error
+	// Send sends one command line and returns at once; Wait on the result
+	// for what sftp printed. Lines run in the order Send is called. The
+	// first Send after a lost connection connects again. Errors: a
+	// *ConnError if no connection can be made, ErrClosed, or ctx's error.
+	Send(ctx context.Context, line string) (*Pending, error)
+	// Resolve makes a remote path absolute against the starting
+	// directory. sftper passes sftp absolute paths only: sftp's own
+	// joining leaves braces in the working directory unescaped, which ls
+	// would expand.
+	Resolve(ctx context.Context, p string) (string, error)
+	// Close lets what was sent finish, then ends everything cleanly.
+	Close() error
+	// Kill stops every process at once, for signals: the caller is about
+	// to exit.
+	Kill()
+}
+
+// Run sends one command line on c and waits for its output.
+func Run(ctx context.Context, c Conn, line string) ([]string, error) {
+	p, err := c.Send(ctx, line)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// ConnError is a session that could not be established or was lost. Sent
+// tells whether the command line had been sent to sftp before that happened
+// (and so may have had effects).
+type ConnError struct {
+	Msg  string
+	Sent bool
+}
+
+func (e *ConnError) Error() string { return e.Msg }
+
+// ErrClosed is returned by Send after Close.
+var ErrClosed = errors.New("session closed")
+
+// Pending is a command line sent to sftp whose output has not all come yet.
+type Pending struct {
+	line    string
+	connect bool   // a script's first, empty line: its marker means connected
+	kill    func() // what to stop when the waiter gives up
+	marker  string // the echo of the marker line that ends this command
+	lines   []string
+	done    chan struct{}
+	err     error
+}
+
+func newPending(line string, kill func()) *Pending {
+	return &Pending{line: line, kill: kill, done: make(chan struct{})}
+}
+
+// Wait returns what sftp printed for the command, split at LF (sftp does
+// not echo sftper's commands). It waits as long as the command takes (a
+// transfer may take hours). If the connection is lost first, the error is a
+// *ConnError; if ctx ends first, sftp is killed (every outstanding command
+// then fails) and the error is ctx's.
+func (p *Pending) Wait(ctx context.Context) ([]string, error) {
+	select {
+	case <-p.done:
+		return p.lines, p.err
+	case <-ctx.Done():
+		p.kill()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,312 @@
+package driver
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Connection sharing for batch mode.
+//
+// Every `sftp -b` script is a new ssh process; on its own each would pay
+// the whole handshake (about 0.2 s to a loopback server, far more over a
+// real network) and a login. Scripts therefore ride one connection through
+// OpenSSH's own multiplexing: sftper starts `ssh -N` as a ControlMaster with
+// its socket in a private temporary directory, and every script's ssh asks
+// that master for a new channel (ControlMaster=no, ControlPath=socket)
+// instead of connecting. The master is sftper's child: it is stopped at
+// the end, on a signal (and by the kernel if sftper dies: Pdeathsig), and
+// started again if it dies. If the user's own configuration already shares
+// connections (a ControlPath), sftper leaves that alone and starts nothing.
+
+// sharing is what batch mode decided about connection sharing.
+type sharing int
+
+const (
+	shareUndecided sharing = iota
+	shareOurs              // sftper runs a ControlMaster
+	shareUsers             // the user's configuration shares connections
+	shareNone              // sharing is impossible; every script connects
+)
+
+// errNoSharing wraps the reason sharing is impossible, as opposed to a
+// failure to connect at all.
+type errNoSharing struct{ why string }
+
+func (e *errNoSharing) Error() string { return e.why }
+
+// sshProgram is the ssh that sftp would run: its -S option, else "ssh".
+func sshProgram(prog []string) string {
+	if len(prog) > 1 {
+		args := prog[1:]
+		for i, a := range args {
+			if a == "--" {
+				break
+			}
+			if a == "-S" && i+1 < len(args) {
+				return args[i+1]
+			}
+			if strings.HasPrefix(a, "-S") {
+				return a[2:]
+			}
+		}
+	}
+	return "ssh"
+}
+
+// sshArgs turns the user's sftp options into ssh's: the same, except that
+// sftp's -P port is ssh's -p.
+func sshArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-P" && (i == 0 || args[i-1] != "-o") {
+			a = "-p"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// sshDestination is the destination in ssh's terms: an sftp:// URL
+// becomes the equivalent ssh:// one.
+func sshDestination(d string) string {
+	if len(d) >= 7 && strings.EqualFold(d[:7], "sftp://") {
+		return "ssh://" + d[7:]
+	}
+	return d
+}
+
+// userSharing asks ssh how it would connect (ssh -G) and returns the
+// ControlPath the user's configuration sets, or "".
+func userSharing(cfg *Config) (string, error) {
+	args := append(append([]string{"-G"}, sshArgs(cfg.Args)...), "--", sshDestination(cfg.Destination))
+	cmd := exec.Command(sshProgram(cfg.Program), args...)
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("ssh -G: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	for _, ln := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(ln, "controlpath "); ok && v != "none" {
+			return v, nil
+		}
+	}
+	return "", nil
+}
+
+// socketPath is safe in a ControlPath option unquoted and unexpanded, and
+// fits a Unix socket's 108 bytes with the 17 that ssh appends while it
+// creates the socket.
+var socketPath = regexp.MustCompile(`^/[A-Za-z0-9/._-]{1,88}$`)
+
+// master is one running ControlMaster.
+type master struct {
+	cmd    *exec.Cmd
+	socket string
+	exited chan struct{}
+
+	mu        sync.Mutex
+	stderr    []string // what ssh said, CRs removed (bounded)
+	serverKey string   // "TYPE SHA256:..." as ssh logged it at debug level
+	ready     bool     // after which stderr lines are logged instead
+	stopping  bool     // after which they are dropped (ssh's goodbye statistics)
+	refused   bool     // ssh said it could not set up the socket
+}
+
+// startMaster starts ssh as a ControlMaster on socket and waits, at most
+// timeout, until its socket exists: ssh only creates it once it has
+// authenticated. The error is an *errNoSharing when the master could not
+// offer sharing (the socket could not be made), a *ConnError when ssh could
+// not connect.
+func startMaster(cfg *Config, socket string, timeout time.Duration) (*master, error) {
+	args := []string{
+		// sftp forces these for its own ssh; the master must not
+		// forward anything either.
+		"-o", "ForwardX11=no", "-o", "ForwardAgent=no", "-o", "ClearAllForwardings=yes", "-o", "PermitLocalCommand=no",
+		"-o", "ControlMaster=yes", "-o", "ControlPath=" + socket, "-o", "ControlPersist=no",
+		// ssh names the server's key fingerprint only at debug level
+		// when BatchMode stops it from asking; sftper shows it in the
+		// error for an unknown key, and drops every other debug line.
+		"-o", "LogLevel=DEBUG1",
+	}
+	args = append(args, sshArgs(cfg.Args)...)
+	// After the user's options, so that theirs win (askpass needs
+	// BatchMode=no), as with sftp -b.
+	args = append(args, "-o", "BatchMode=yes", "-N", "-T", "--", sshDestination(cfg.Destination))
+	cmd := exec.Command(sshProgram(cfg.Program), args...)
+	cmd.Env = childEnv(append(os.Environ(), cfg.Env...))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = errW
+	if err := cmd.Start(); err != nil {
+		errR.Close()
+		errW.Close()
+		return nil, &errNoSharing{fmt.Sprintf("cannot start %s: %v", cmd.Path, err)}
+	}
+	errW.Close()
+	m := &master{cmd: cmd, socket: socket, exited: make(chan struct{})}
+	readDone := make(chan struct{})
+	go m.readStderr(errR, cfg, readDone)
+	go func() {
+		cmd.Wait()
+		<-readDone
+		close(m.exited)
+	}()
+
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(socket); err == nil {
+			m.mu.Lock()
+			m.ready = true
+			m.mu.Unlock()
+			return m, nil
+		}
+		select {
+		case <-tick.C:
+			m.mu.Lock()
+			refused := m.refused
+			m.mu.Unlock()
+			if refused {
+				m.stop()
+				return nil, &errNoSharing{m.said()}
+			}
+		case <-m.exited:
+			m.stop()
+			m.mu.Lock()
+			refused := m.refused
+			m.mu.Unlock()
+			if refused {
+				return nil, &errNoSharing{m.said()}
+			}
+			return nil, &ConnError{Msg: "connect failed: " + m.reason()}
+		case <-deadline.C:
+			m.stop()
+			msg := fmt.Sprintf("connect timed out after %s", timeout)
+			if said := m.said(); said != "" {
+				msg += ": " + said
+			}
+			return nil, &ConnError{Msg: msg}
+		}
+	}
+}
+
+// muxTrouble is how ssh says it cannot listen on the control socket.
+var muxTrouble = regexp.MustCompile(`unix_listener|ControlSocket|control socket|mux_|multiplex`)
+
+func (m *master) readStderr(r *os.File, cfg *Config, done chan<- struct{}) {
+	defer close(done)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		ln := strings.TrimSpace(strings.ReplaceAll(sc.Text(), "\r", ""))
+		if debug, ok := strings.CutPrefix(ln, "debug1: "); ok {
+			if key, ok := strings.CutPrefix(debug, "Server host key: "); ok {
+				m.mu.Lock()
+				m.serverKey = key
+				m.mu.Unlock()
+			}
+			continue
+		}
+		if ln == "" {
+			continue
+		}
+		m.mu.Lock()
+		if m.ready {
+			stopping := m.stopping
+			m.mu.Unlock()
+			if !stopping {
+				cfg.Log.Printf("ssh (connection master): %s", ln)
+			}
+			continue
+		}
+		if muxTrouble.MatchString(ln) {
+			m.refused = true
+		}
+		if len(m.stderr) < 50 {
+			m.stderr = append(m.stderr, ln)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// said is what ssh printed before the master was up, on one line.
+func (m *master) said() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return strings.Join(m.stderr, "; ")
+}
+
+// reason says why the master exited.
+func (m *master) reason() string {
+	status := "ssh exited"
+	if ws, ok := m.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			status = fmt.Sprintf("ssh was killed by signal %s", ws.Signal())
+		} else {
+			status = fmt.Sprintf("ssh exited with status %d", ws.ExitStatus())
+		}
+	}
+	m.mu.Lock()
+	msg, ok := hostKeyFailure(m.stderr, m.serverKey)
+	m.mu.Unlock()
+	if !ok {
+		msg = m.said()
+	}
+	if msg != "" {
+		return msg + " (" + status + ")"
+	}
+	return status
+}
+
+// alive reports whether the master is still running.
+func (m *master) alive() bool {
+	select {
+	case <-m.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// args are the options that make a script's ssh use the master.
+func (m *master) args() []string {
+	return []string{"-o", "ControlMaster=no", "-o", "ControlPath=" + m.socket}
+}
+
+// stop ends the master: SIGTERM lets ssh close the connection and remove its
+// socket; it is killed if it has not exited within two seconds. The socket
+// is removed in any case.
+func (m *master) stop() {
+	m.mu.Lock()
+	m.stopping = true
+	m.mu.Unlock()
+	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(2 * time.Second):
+		syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+		<-m.exited
+	}
+	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) // stragglers: a ProxyCommand
+	os.Remove(m.socket)
+}
+
+// kill ends the master at once, for signals.
+func (m *master) kill() {
+	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+	os.Remove(m.socket)
+}

@@ -1,0 +1,471 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sftper/sftper/batch"
+)
+
+// Scripts is batch mode: every command line runs in a generated `sftp -b -`
+// script, so OpenSSH's batch semantics hold: ssh runs with BatchMode=yes
+// (it never stops to ask anything), and sftp stops a script at the first
+// line that fails, with status 1.
+//
+// A script holds the lines that are waiting when it starts: one request's,
+// or, when requests are pipelined, every request queued behind the script
+// that was running. Each line is followed by a marker comment, as in a
+// Session, so its output is exactly attributed; the script's first line is
+// a marker alone, whose echo means that ssh has connected. When a line
+// fails, sftp stops the script there: that line gets sftp's reason, and
+// the lines after it, which never ran, go into the next script. So every
+// line's outcome is its own, and no line runs after a failed one in the
+// same script.
+//
+// Scripts share one connection through a ControlMaster (see master.go)
+// when they can; when they cannot, each pays for its own connection and
+// sftper says so once.
+type Scripts struct {
+	cfg Config
+
+	mu      sync.Mutex
+	idle    *sync.Cond // signalled when a script ends
+	closed  bool
+	link    *link
+	waiting []*Pending       // sent, not yet in a script, in order
+	running *child           // the script running now, if any
+	live    map[*child]bool  // every sftp running, for Kill
+	masters map[*master]bool // every master running, for Kill
+	killed  bool
+	share   sharing
+	dir     string // private directory for control sockets, once made
+	nsock   int
+}
+
+// link is what scripts run over once connected: the master (nil without
+// sharing) and what the first script learnt of the working directory.
+type link struct {
+	ready  chan struct{}
+	err    *ConnError // valid after ready
+	master *master
+	cwd    string
+	cwdErr error
+}
+
+// NewScripts returns batch mode's Conn, not connected yet.
+func NewScripts(cfg Config) *Scripts {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = discard
+	}
+	s := &Scripts{cfg: cfg, live: map[*child]bool{}, masters: map[*master]bool{}}
+	s.idle = sync.NewCond(&s.mu)
+	return s
+}
+
+// Start begins connecting (the master, then a first script) in the
+// background.
+func (s *Scripts) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.link == nil {
+		s.link = s.connect()
+	}
+	return nil
+}
+
+// Send queues a line for the next script and starts one if none is
+// running.
+func (s *Scripts) Send(ctx context.Context, line string) (*Pending, error) {
+	if _, err := s.connected(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	p := newPending(line, s.killScripts)
+	s.waiting = append(s.waiting, p)
+	if s.running == nil {
+		s.runNext()
+	}
+	return p, nil
+}
+
+// Resolve joins a relative path to the working directory that the first
+// script read.
+func (s *Scripts) Resolve(ctx context.Context, p string) (string, error) {
+	if strings.HasPrefix(p, "/") {
+		return p, nil
+	}
+	l, err := s.connected(ctx)
+	if err != nil {
+		return "", err
+	}
+	return resolve(l.cwd, l.cwdErr, p)
+}
+
+// connected returns the link once connected, connecting first if there is
+// none or the master has died since.
+func (s *Scripts) connected(ctx context.Context) (*link, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if l := s.link; l != nil && l.stale() {
+		if l.master != nil {
+			s.cfg.Log.Printf("the connection master is gone (%s); connecting again", l.master.reason())
+			s.stopMaster(l.master)
+		}
+		s.link = nil
+	}
+	if s.link == nil {
+		s.link = s.connect()
+	}
+	l := s.link
+	s.mu.Unlock()
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if l.err != nil {
+		s.mu.Lock()
+		if s.link == l {
+			s.link = nil // the next request tries again
+		}
+		s.mu.Unlock()
+		return nil, l.err
+	}
+	return l, nil
+}
+
+func (l *link) stale() bool {
+	select {
+	case <-l.ready:
+	default:
+		return false
+	}
+	return l.err != nil || (l.master != nil && !l.master.alive())
+}
+
+// connect starts establishing a link in the background. Called with s.mu
+// held.
+func (s *Scripts) connect() *link {
+	l := &link{ready: make(chan struct{})}
+	go func() {
+		defer close(l.ready)
+		if err := s.startMaster(l); err != nil {
+			l.err = err
+			return
+		}
+		l.cwd, l.cwdErr, l.err = s.firstScript(l)
+	}()
+	return l
+}
+
+// startMaster gives l a master if sharing is possible.
+func (s *Scripts) startMaster(l *link) *ConnError {
+	s.mu.Lock()
+	if s.share == shareUndecided {
+		s.share = s.decideSharing()
+	}
+	share := s.share
+	socket := ""
+	if share == shareOurs {
+		s.nsock++
+		socket = filepath.Join(s.dir, "cm"+strconv.Itoa(s.nsock))
+	}
+	s.mu.Unlock()
+	if share != shareOurs {
+		return nil
+	}
+	m, err := startMaster(&s.cfg, socket, s.cfg.ConnectTimeout)
+	var ns *errNoSharing
+	switch {
+	case errors.As(err, &ns):
+		s.mu.Lock()
+		s.noSharing(ns.why)
+		s.mu.Unlock()
+		return nil
+	case err != nil:
+		var ce *ConnError
+		if errors.As(err, &ce) {
+			return ce
+		}
+		return &ConnError{Msg: "connect failed: " + err.Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		m.stop()
+		return &ConnError{Msg: ErrClosed.Error()}
+	}
+	s.masters[m] = true
+	l.master = m
+	return nil
+}
+
+// decideSharing chooses once how scripts connect. Called with s.mu held.
+func (s *Scripts) decideSharing() sharing {
+	if !s.cfg.Share {
+		return shareNone
+	}
+	path, err := userSharing(&s.cfg)
+	if err != nil {
+		s.noSharing(err.Error())
+		return shareNone
+	}
+	if path != "" {
+		s.cfg.Log.Printf("batch mode: using the connection sharing of your ssh configuration (ControlPath %s)", path)
+		return shareUsers
+	}
+	dir, err := os.MkdirTemp("", "sftper-")
+	if err != nil {
+		s.noSharing(fmt.Sprintf("cannot make a directory for the control socket: %v", err))
+		return shareNone
+	}
+	if !socketPath.MatchString(filepath.Join(dir, "cm0000")) {
+		os.Remove(dir)
+		s.noSharing(fmt.Sprintf("the temporary directory %q is too long or unusual for a control socket path; set TMPDIR to a short plain path", dir))
+		return shareNone
+	}
+	s.dir = dir
+	return shareOurs
+}
+
+// noSharing says once that scripts will each connect on their own. Called
+// with s.mu held.
+func (s *Scripts) noSharing(why string) {
+	if s.share != shareNone {
+		s.cfg.Log.Printf("batch mode: cannot share one ssh connection between scripts (%s); every request pays a connection of its own", why)
+	}
+	s.share = shareNone
+}
+
+// firstScript checks the link by running the starting-directory steps (cd
+// to the starting directory, pwd) in a script of their own, and reads the
+// working directory from it.
+func (s *Scripts) firstScript(l *link) (string, error, *ConnError) {
+	var steps []*Pending
+	if s.cfg.StartDir != "" {
+		line, err := batch.Chdir(s.cfg.StartDir)
+		if err != nil {
+			return "", nil, &ConnError{Msg: fmt.Sprintf("starting directory %q: %v", s.cfg.StartDir, err)}
+		}
+		steps = append(steps, newPending(line, s.killScripts))
+	}
+	steps = append(steps, newPending(batch.Pwd, s.killScripts))
+	s.mu.Lock()
+	c, err := s.launch(l, steps)
+	s.mu.Unlock()
+	if err != nil {
+		return "", nil, &ConnError{Msg: "connect failed: " + err.Error()}
+	}
+	<-c.ended
+	// startDir asks for the same lines, in the same order: answer each
+	// from the script's output.
+	i := 0
+	cwd, cwdErr, err := startDir(&s.cfg, func(string) ([]string, error) {
+		p := steps[i]
+		i++
+		select {
+		case <-p.done:
+			return p.lines, p.err
+		default:
+			return nil, errors.New("not run: the step before it failed")
+		}
+	})
+	if err != nil {
+		var ce *ConnError
+		if errors.As(err, &ce) {
+			return "", nil, ce
+		}
+		return "", nil, &ConnError{Msg: err.Error()}
+	}
+	return cwd, cwdErr, nil
+}
+
+// runNext starts a script with every waiting line. Called with s.mu held.
+func (s *Scripts) runNext() {
+	lines := s.waiting
+	s.waiting = nil
+	c, err := s.launch(s.link, lines)
+	if err != nil {
+		for _, p := range lines {
+			p.err = &ConnError{Msg: "connect failed: " + err.Error()}
+			close(p.done)
+		}
+		return
+	}
+	s.running = c
+	go func() {
+		<-c.ended
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.running = nil
+		// Lines that never ran because an earlier one failed go first.
+		s.waiting = append(c.unrun, s.waiting...)
+		if s.killed {
+			for _, p := range s.waiting {
+				p.err = &ConnError{Msg: "connection lost: sftper is stopping"}
+				close(p.done)
+			}
+			s.waiting = nil
+		}
+		if len(s.waiting) > 0 {
+			s.runNext()
+		}
+		s.idle.Broadcast()
+	}()
+}
+
+// launch starts one script of lines over l and writes it: a connect marker,
+// then each line with its marker. A script that has not connected within
+// the connect timeout is stopped. Called with s.mu held.
+func (s *Scripts) launch(l *link, lines []*Pending) (*child, error) {
+	if s.killed {
+		return nil, errors.New("sftper is stopping")
+	}
+	var extra []string
+	if l != nil && l.master != nil && l.master.alive() {
+		extra = l.master.args()
+	}
+	c, err := spawn(&s.cfg, true, extra)
+	if err != nil {
+		return nil, err
+	}
+	s.live[c] = true
+	first := newPending("", c.kill)
+	first.connect = true
+	var text strings.Builder
+	for _, p := range append([]*Pending{first}, lines...) {
+		t, _ := c.enqueue(p) // cannot fail before the output has ended
+		text.WriteString(t)
+	}
+	go func() {
+		// The script can be longer than the pipe holds: sftp reads it
+		// as it runs.
+		if _, err := io.WriteString(c.stdin, text.String()); err == nil {
+			c.stdin.Close()
+		}
+	}()
+	go func() {
+		t := time.NewTimer(s.cfg.ConnectTimeout)
+		defer t.Stop()
+		select {
+		case <-first.done:
+			c.pipes.restoreBlocking() // see childPipes
+			logChatter(s.cfg.Log, first.lines)
+		case <-t.C:
+			c.qmu.Lock()
+			seen := describe(first.lines, "")
+			c.qmu.Unlock()
+			msg := fmt.Sprintf("connect timed out after %s", s.cfg.ConnectTimeout)
+			if seen != "" {
+				msg += ": " + seen
+			}
+			c.stop(msg)
+		case <-c.ended:
+		}
+		<-c.ended
+		c.close() // reaped; releases the pipes
+		s.mu.Lock()
+		delete(s.live, c)
+		s.mu.Unlock()
+	}()
+	return c, nil
+}
+
+// Close lets every queued line run, then stops the master and removes the
+// socket directory.
+func (s *Scripts) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for s.running != nil || len(s.waiting) > 0 {
+		s.idle.Wait()
+	}
+	l := s.link
+	s.mu.Unlock()
+	if l != nil {
+		<-l.ready
+	}
+	s.mu.Lock()
+	masters := s.masters
+	s.masters = map[*master]bool{}
+	dir := s.dir
+	s.mu.Unlock()
+	for m := range masters {
+		m.stop()
+	}
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// Kill stops every sftp and the master at once and removes the socket
+// directory.
+func (s *Scripts) Kill() {
+	s.mu.Lock()
+	s.closed, s.killed = true, true
+	waiting := s.waiting
+	s.waiting = nil
+	for _, p := range waiting {
+		p.err = &ConnError{Msg: "connection lost: sftper is stopping"}
+		close(p.done)
+	}
+	var children []*child
+	for c := range s.live {
+		children = append(children, c)
+	}
+	masters := s.masters
+	s.masters = map[*master]bool{}
+	dir := s.dir
+	s.mu.Unlock()
+	for _, c := range children {
+		c.kill()
+	}
+	for m := range masters {
+		m.kill()
+	}
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+}
+
+// killScripts stops the scripts running now (their lines fail); for a
+// waiter that gives up.
+func (s *Scripts) killScripts() {
+	s.mu.Lock()
+	var children []*child
+	for c := range s.live {
+		children = append(children, c)
+	}
+	s.mu.Unlock()
+	for _, c := range children {
+		c.kill()
+	}
+}
+
+// stopMaster stops a master that has died or is no longer used. Called with
+// s.mu held; the stop itself is quick for a master that has exited.
+func (s *Scripts) stopMaster(m *master) {
+	delete(s.masters, m)
+	go m.stop()
+}
