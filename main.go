@@ -51,14 +51,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	logger := log.New(stderr, "sftper: ", 0)
-	sess := driver.NewSession(driver.Config{
+	cfg := driver.Config{
 		Program:        o.program,
 		Args:           o.sshArgs,
 		Destination:    o.destination,
 		StartDir:       o.startDir,
 		ConnectTimeout: o.connectTimeout,
+		Share:          true,
 		Log:            logger,
-	})
+	}
+	var sess driver.Conn
+	if o.batch {
+		sess = driver.NewScripts(cfg)
+	} else {
+		sess = driver.NewSession(cfg)
+	}
 	if err := sess.Start(); err != nil {
 		logger.Printf("%v", err)
 	}
@@ -112,7 +119,7 @@ type entry struct {
 // (as far as driver.MayOverlap allows), so that sftp never sits idle
 // waiting for sftper between commands; results are written strictly in
 // request order.
-func serve(ctx context.Context, codec proto.Codec, sess *driver.Session, logger *log.Logger) int {
+func serve(ctx context.Context, codec proto.Codec, sess driver.Conn, logger *log.Logger) int {
 	reads := make(chan read, window) // read and decode ahead without a hand-off per request
 	go func() {
 		for {

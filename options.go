@@ -35,6 +35,10 @@ sftper options:
                                like a shell would (default: sftp from PATH;
                                also $SFTPER_SFTP_COMMAND)
   --connect-timeout DURATION   bound on connecting, e.g. 30s (default 30s)
+  --mode session|batch         session (default): one persistent sftp on a
+                               pseudo-terminal; batch: each request as a
+                               generated "sftp -b" script (BatchMode=yes),
+                               sharing one connection through a ControlMaster
   --help, --version
 `
 
@@ -44,6 +48,7 @@ type options struct {
 	framing        proto.Framing
 	program        []string
 	connectTimeout time.Duration
+	batch          bool   // --mode batch
 	destination    string // as sftp takes it, without a path
 	startDir       string
 	help, version  bool
@@ -79,7 +84,7 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				o.help = true
 			case "version":
 				o.version = true
-			case "framing", "sftp-command", "connect-timeout":
+			case "framing", "sftp-command", "connect-timeout", "mode":
 				val, err := value("--"+name, v, has)
 				if err != nil {
 					return nil, err
@@ -94,6 +99,15 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				case "connect-timeout":
 					if o.connectTimeout, err = parseTimeout(val); err != nil {
 						return nil, err
+					}
+				case "mode":
+					switch val {
+					case "session":
+						o.batch = false
+					case "batch":
+						o.batch = true
+					default:
+						return nil, fmt.Errorf("bad mode %q (want session or batch)", val)
 					}
 				}
 			default:
