@@ -83,14 +83,15 @@ func TestUsage(t *testing.T) {
 
 // TestEndOfInput: EOF finishes what was asked, closes the session and
 // exits 0.
-func TestEndOfInput(t *testing.T) {
-	needSSH(t)
+func TestEndOfInput(t *testing.T) { eachMode(t, testEndOfInput) }
+
+func testEndOfInput(t *testing.T, m mode) {
 	t.Run("immediately", func(t *testing.T) {
-		s := startDefault(t, client.Text)
+		s := startDefault(t, m, client.Text)
 		s.finish()
 	})
 	t.Run("after requests in flight", func(t *testing.T) {
-		s := startDefault(t, client.Text)
+		s := startDefault(t, m, client.Text)
 		rel, abs := remoteDir(t, srv)
 		src := filepath.Join(s.dir, "f")
 		writeFile(t, nil, src, bytes.Repeat([]byte("x"), 1<<20))
@@ -163,8 +164,9 @@ func gone(t *testing.T, procs map[int]string) {
 	}
 }
 
-func TestSignals(t *testing.T) {
-	needSSH(t)
+func TestSignals(t *testing.T) { eachMode(t, testSignals) }
+
+func testSignals(t *testing.T, m mode) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		for _, busy := range []bool{false, true} {
 			name := sig.String()
@@ -173,7 +175,7 @@ func TestSignals(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				args := append([]string{"--sftp-command", "sftp -l 2000"}, defaultArgs()...)
-				s := start(t, runOpts{framing: client.Text}, args...)
+				s := start(t, runOpts{mode: m, framing: client.Text}, args...)
 				rel, abs := remoteDir(t, srv)
 				s.must("ok", listdir(rel))
 				if busy {
@@ -226,9 +228,10 @@ func waitForFile(t *testing.T, path string) {
 	}
 }
 
-func TestClosedStdout(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestClosedStdout(t *testing.T) { eachMode(t, testClosedStdout) }
+
+func testClosedStdout(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	s.must("ok", listdir("."))
 	kids := children(t, s.p.Pid())
 	s.p.CloseStdout()
@@ -250,8 +253,9 @@ func TestClosedStdout(t *testing.T) {
 
 // TestStartDirectory: the path of an sftp:// URL is where relative remote
 // paths start, relative to the login directory unless written absolute.
-func TestStartDirectory(t *testing.T) {
-	needSSH(t)
+func TestStartDirectory(t *testing.T) { eachMode(t, testStartDirectory) }
+
+func testStartDirectory(t *testing.T, m mode) {
 	_, abs := remoteDir(t, srv)
 	for _, tc := range []struct {
 		name, dir string
@@ -274,7 +278,7 @@ func TestStartDirectory(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv.Chown(dir)
-			s := start(t, runOpts{framing: client.Text}, "-F", srv.SSHConfig, tc.dest(dir))
+			s := start(t, runOpts{mode: m, framing: client.Text}, "-F", srv.SSHConfig, tc.dest(dir))
 			writeFile(t, nil, filepath.Join(s.dir, "rel.txt"), []byte("rel"))
 			res := s.must("ok", put("rel.txt", "rel.txt"))
 			if got := data[xfer](t, res); got.Dest != "rel.txt" {
@@ -298,7 +302,7 @@ func TestStartDirectory(t *testing.T) {
 		})
 	}
 	t.Run("missing start directory", func(t *testing.T) {
-		s := start(t, runOpts{framing: client.Text}, "-F", srv.SSHConfig, "sftp://sftper-test/no-such-dir")
+		s := start(t, runOpts{mode: m, framing: client.Text}, "-F", srv.SSHConfig, "sftp://sftper-test/no-such-dir")
 		s.expect("error", listdir("."))
 		s.p.CloseStdin()
 		s.p.Wait(reqTimeout)
@@ -307,8 +311,9 @@ func TestStartDirectory(t *testing.T) {
 
 // TestDestinationForms: no ssh_config at all, everything on sftper's
 // command line, in each syntax OpenSSH knows.
-func TestDestinationForms(t *testing.T) {
-	needSSH(t)
+func TestDestinationForms(t *testing.T) { eachMode(t, testDestinationForms) }
+
+func testDestinationForms(t *testing.T, m mode) {
 	port := strconv.Itoa(srv.Port)
 	common := []string{
 		"-F", "/dev/null",
@@ -334,7 +339,7 @@ func TestDestinationForms(t *testing.T) {
 			if tc.args == nil {
 				args = []string{"-F", srv.SSHConfig, srv.User + "@" + sshdtest.Alias}
 			}
-			s := start(t, runOpts{framing: client.Text}, args...)
+			s := start(t, runOpts{mode: m, framing: client.Text}, args...)
 			checkListing(t, s.must("ok", listdir(".")), srv.Home)
 			s.finish()
 		})
@@ -342,10 +347,11 @@ func TestDestinationForms(t *testing.T) {
 }
 
 // TestProxyJump: -J reaches the server through itself.
-func TestProxyJump(t *testing.T) {
-	needSSH(t)
+func TestProxyJump(t *testing.T) { eachMode(t, testProxyJump) }
+
+func testProxyJump(t *testing.T, m mode) {
 	s := startServer(t, sshdtest.Options{})
-	p := start(t, runOpts{framing: client.Text, server: s}, "-F", s.SSHConfig, "-J", sshdtest.Alias, sshdtest.Alias)
+	p := start(t, runOpts{mode: m, framing: client.Text, server: s}, "-F", s.SSHConfig, "-J", sshdtest.Alias, sshdtest.Alias)
 	checkListing(t, p.must("ok", listdir(".")), s.Home)
 	p.finish()
 	if n := strings.Count(s.Log(), "Accepted publickey"); n != 2 {
@@ -355,8 +361,9 @@ func TestProxyJump(t *testing.T) {
 
 // TestSFTPCommand: --sftp-command and $SFTPER_SFTP_COMMAND choose the
 // program, split like a shell would; the flag wins over the variable.
-func TestSFTPCommand(t *testing.T) {
-	needSSH(t)
+func TestSFTPCommand(t *testing.T) { eachMode(t, testSFTPCommand) }
+
+func testSFTPCommand(t *testing.T, m mode) {
 	sftpPath, err := exec.LookPath("sftp")
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +396,7 @@ func TestSFTPCommand(t *testing.T) {
 			if tc.env != "" {
 				env = append(env, "SFTPER_SFTP_COMMAND="+quote(wrapper)+" "+quote(filepath.Join(dir, tc.env))+" -l 100000")
 			}
-			s := start(t, runOpts{framing: client.Text, env: env}, append(args, defaultArgs()...)...)
+			s := start(t, runOpts{mode: m, framing: client.Text, env: env}, append(args, defaultArgs()...)...)
 			s.must("ok", listdir("."))
 			s.finish()
 			used := tc.flag

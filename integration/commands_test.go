@@ -21,10 +21,11 @@ import (
 
 // TestCommands runs every command once in each framing and checks each
 // effect on the server's disk.
-func TestCommands(t *testing.T) {
-	needSSH(t)
+func TestCommands(t *testing.T) { eachMode(t, testCommands) }
+
+func testCommands(t *testing.T, m mode) {
 	bothFramings(t, func(t *testing.T, fr client.Framing) {
-		s := startDefault(t, fr)
+		s := startDefault(t, m, fr)
 		rel, abs := remoteDir(t, srv)
 		local := t.TempDir()
 		content := []byte("hello, sftper\n")
@@ -67,9 +68,10 @@ func TestCommands(t *testing.T) {
 	})
 }
 
-func TestPut(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestPut(t *testing.T) { eachMode(t, testPut) }
+
+func testPut(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	rel, abs := remoteDir(t, srv)
 	local := t.TempDir()
 	src := filepath.Join(local, "f.txt")
@@ -159,9 +161,10 @@ func TestPut(t *testing.T) {
 	s.finish()
 }
 
-func TestGet(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestGet(t *testing.T) { eachMode(t, testGet) }
+
+func testGet(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	rel, abs := remoteDir(t, srv)
 	writeFile(t, srv, filepath.Join(abs, "r.txt"), []byte("remote content"))
 
@@ -248,9 +251,10 @@ func TestGet(t *testing.T) {
 	s.finish()
 }
 
-func TestListdir(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestListdir(t *testing.T) { eachMode(t, testListdir) }
+
+func testListdir(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	rel, abs := remoteDir(t, srv)
 	p := func(name string) string { return filepath.Join(abs, name) }
 	file := func(name string, mode os.FileMode, content string) {
@@ -395,9 +399,10 @@ func TestListdir(t *testing.T) {
 	s.finish()
 }
 
-func TestDelete(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestDelete(t *testing.T) { eachMode(t, testDelete) }
+
+func testDelete(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	rel, abs := remoteDir(t, srv)
 	p := func(name string) string { return filepath.Join(abs, name) }
 	for _, n := range []string{"x1", "x2", "target", "*", "plain"} {
@@ -548,9 +553,10 @@ var awkwardNames = []string{
 	strings.Repeat("long", 60),
 }
 
-func TestAwkwardNames(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestAwkwardNames(t *testing.T) { eachMode(t, testAwkwardNames) }
+
+func testAwkwardNames(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	localSrc, localDst := t.TempDir(), t.TempDir()
 	for i, name := range awkwardNames {
 		t.Run(name, func(t *testing.T) {
@@ -618,9 +624,10 @@ func TestAwkwardNames(t *testing.T) {
 
 // TestUnlistableNames: a name sftp cannot print so that it can be read back
 // exactly must make LISTDIR an error naming it, never a wrong listing.
-func TestUnlistableNames(t *testing.T) {
-	needSSH(t)
-	s := startDefault(t, client.Text)
+func TestUnlistableNames(t *testing.T) { eachMode(t, testUnlistableNames) }
+
+func testUnlistableNames(t *testing.T, m mode) {
+	s := startDefault(t, m, client.Text)
 	for _, tc := range []struct {
 		name       string
 		hints      []string // the error must contain one of these parts of the name
@@ -667,12 +674,13 @@ func containsAny(s string, subs []string) bool {
 // TestInjection: paths built to run a command, in every argument of every
 // command. None may run anything; each must be refused or fail as the
 // literal name it is.
-func TestInjection(t *testing.T) {
-	needSSH(t)
+func TestInjection(t *testing.T) { eachMode(t, testInjection) }
+
+func testInjection(t *testing.T, m mode) {
 	rel, abs := remoteDir(t, srv)
 	// Start in the test's own directory: relative payloads that are valid
 	// literal names land there, not in the shared login directory.
-	s := start(t, runOpts{framing: client.Text}, "-F", srv.SSHConfig, "sftp://"+sshdtest.Alias+"/"+rel)
+	s := start(t, runOpts{mode: m, framing: client.Text}, "-F", srv.SSHConfig, "sftp://"+sshdtest.Alias+"/"+rel)
 	local := t.TempDir()
 	src := filepath.Join(local, "src")
 	writeFile(t, nil, src, []byte("src"))
@@ -751,10 +759,11 @@ func TestInjection(t *testing.T) {
 	s.finish()
 }
 
-func TestLargeFile(t *testing.T) {
-	needSSH(t)
+func TestLargeFile(t *testing.T) { eachMode(t, testLargeFile) }
+
+func testLargeFile(t *testing.T, m mode) {
 	const size = 64 << 20
-	s := startDefault(t, client.Binary)
+	s := startDefault(t, m, client.Binary)
 	rel, abs := remoteDir(t, srv)
 	local := t.TempDir()
 	src := filepath.Join(local, "big.bin")

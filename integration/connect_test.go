@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -27,20 +28,31 @@ func timed(s *sftper, r any) (client.Result, time.Duration) {
 	return res, time.Since(t0)
 }
 
-func TestHostKeyPrompt(t *testing.T) {
-	needSSH(t)
+func TestHostKeyPrompt(t *testing.T) { eachMode(t, testHostKeyPrompt) }
+
+func testHostKeyPrompt(t *testing.T, m mode) {
 	config, kh, err := srv.HostKeyPromptConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, runOpts{framing: client.Text}, "-F", config, sshdtest.Alias)
+	s := start(t, runOpts{mode: m, framing: client.Text}, "-F", config, sshdtest.Alias)
 	for i := range 2 { // and again: each attempt is refused the same way
 		res, took := timed(s, listdir("."))
 		if res.Status != "error" {
 			t.Fatalf("attempt %d: %s, want error", i, res.Raw)
 		}
-		if !strings.Contains(res.Message, "authenticity of host") && !strings.Contains(res.Message, "SHA256:") {
-			t.Errorf("attempt %d: message %q does not quote ssh's host key question", i, res.Message)
+		// A session sees ssh's question and quotes it; ssh in batch
+		// mode never asks, and sftper names the key ssh was offered.
+		want := []string{"never", "SHA256:", "ssh-keyscan", "accept-new"}
+		if m == session {
+			want = append(want, "The authenticity of host")
+		} else {
+			want = append(want, "host key is not known", "Host key verification failed")
+		}
+		for _, w := range want {
+			if !strings.Contains(res.Message, w) {
+				t.Errorf("attempt %d: message %q does not contain %q", i, res.Message, w)
+			}
 		}
 		if took > promptBound {
 			t.Errorf("attempt %d took %v, want < %v", i, took, promptBound)
@@ -52,13 +64,14 @@ func TestHostKeyPrompt(t *testing.T) {
 	}
 }
 
-func TestUnknownHostKeyStrict(t *testing.T) {
-	needSSH(t)
+func TestUnknownHostKeyStrict(t *testing.T) { eachMode(t, testUnknownHostKeyStrict) }
+
+func testUnknownHostKeyStrict(t *testing.T, m mode) {
 	config, kh, err := srv.HostKeyPromptConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, runOpts{framing: client.Text}, "-F", config, "-o", "StrictHostKeyChecking=yes", sshdtest.Alias)
+	s := start(t, runOpts{mode: m, framing: client.Text}, "-F", config, "-o", "StrictHostKeyChecking=yes", sshdtest.Alias)
 	res, took := timed(s, listdir("."))
 	if res.Status != "error" || !containsFold(res.Message, "Host key verification failed", "No ED25519 host key is known") {
 		t.Errorf("%s, want an error saying the host key is unknown", res.Raw)
@@ -72,20 +85,26 @@ func TestUnknownHostKeyStrict(t *testing.T) {
 	}
 }
 
-func TestPasswordPrompt(t *testing.T) {
-	needSSH(t)
+func TestPasswordPrompt(t *testing.T) { eachMode(t, testPasswordPrompt) }
+
+func testPasswordPrompt(t *testing.T, m mode) {
 	server := startServer(t, sshdtest.Options{PasswordAuth: true})
 	config, err := server.PasswordPromptConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, runOpts{framing: client.Text, server: server}, "-F", config, sshdtest.Alias)
+	s := start(t, runOpts{mode: m, framing: client.Text, server: server}, "-F", config, sshdtest.Alias)
 	res, took := timed(s, listdir("."))
 	if res.Status != "error" {
 		t.Fatalf("%s, want error", res.Raw)
 	}
-	if !strings.Contains(res.Message, "'s password") {
+	// A session quotes ssh's prompt; in batch mode ssh never asks, and
+	// says why it gave up.
+	if want := "'s password"; m == session && !strings.Contains(res.Message, want) {
 		t.Errorf("message %q does not quote ssh's password prompt (%q)", res.Message, server.User+"@127.0.0.1's password:")
+	}
+	if want := "Permission denied (publickey,password)"; m == batch && !strings.Contains(res.Message, want) {
+		t.Errorf("message %q does not contain ssh's %q", res.Message, want)
 	}
 	if took > promptBound {
 		t.Errorf("took %v, want < %v", took, promptBound)
@@ -96,13 +115,14 @@ func TestPasswordPrompt(t *testing.T) {
 	}
 }
 
-func TestAuthFailure(t *testing.T) {
-	needSSH(t)
+func TestAuthFailure(t *testing.T) { eachMode(t, testAuthFailure) }
+
+func testAuthFailure(t *testing.T, m mode) {
 	config, err := srv.UnauthorizedKeyConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, runOpts{framing: client.Text}, "-F", config, sshdtest.Alias)
+	s := start(t, runOpts{mode: m, framing: client.Text}, "-F", config, sshdtest.Alias)
 	res, took := timed(s, listdir("."))
 	if res.Status != "error" || !strings.Contains(res.Message, "Permission denied") {
 		t.Errorf("%s, want an error with ssh's Permission denied", res.Raw)
@@ -158,11 +178,12 @@ func bareArgs(port int) []string {
 	}
 }
 
-func TestConnectTimeout(t *testing.T) {
-	needSSH(t)
+func TestConnectTimeout(t *testing.T) { eachMode(t, testConnectTimeout) }
+
+func testConnectTimeout(t *testing.T, m mode) {
 	port := silentListener(t)
 	t0 := time.Now()
-	s := start(t, runOpts{framing: client.Text}, append([]string{"--connect-timeout", "2s"}, bareArgs(port)...)...)
+	s := start(t, runOpts{mode: m, framing: client.Text}, append([]string{"--connect-timeout", "2s"}, bareArgs(port)...)...)
 	res := s.doWithin(listdir("."), 20*time.Second)
 	took := time.Since(t0)
 	if res.Status != "error" {
@@ -180,15 +201,16 @@ func TestConnectTimeout(t *testing.T) {
 	}
 }
 
-func TestConnectionRefused(t *testing.T) {
-	needSSH(t)
+func TestConnectionRefused(t *testing.T) { eachMode(t, testConnectionRefused) }
+
+func testConnectionRefused(t *testing.T, m mode) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := start(t, runOpts{framing: client.Text}, bareArgs(port)...)
+	s := start(t, runOpts{mode: m, framing: client.Text}, bareArgs(port)...)
 	for range 2 { // the stream goes on after a failed connect
 		res, took := timed(s, listdir("."))
 		if res.Status != "error" || !strings.Contains(res.Message, "Connection refused") {
@@ -202,10 +224,11 @@ func TestConnectionRefused(t *testing.T) {
 }
 
 // TestOneConnection: one sftp session serves every request.
-func TestOneConnection(t *testing.T) {
-	needSSH(t)
+func TestOneConnection(t *testing.T) { eachMode(t, testOneConnection) }
+
+func testOneConnection(t *testing.T, m mode) {
 	server := startServer(t, sshdtest.Options{})
-	s := start(t, runOpts{framing: client.Binary, server: server}, "-F", server.SSHConfig, sshdtest.Alias)
+	s := start(t, runOpts{mode: m, framing: client.Binary, server: server}, "-F", server.SSHConfig, sshdtest.Alias)
 	src := filepath.Join(s.dir, "f")
 	writeFile(t, nil, src, []byte("f"))
 	for i := range 10 {
@@ -217,29 +240,48 @@ func TestOneConnection(t *testing.T) {
 		s.must("ok", del(name))
 		s.do([]byte(`{"command":"NOPE"}`))
 	}
-	sftps := 0
-	for _, name := range children(t, s.p.Pid()) {
-		if name == "sftp" {
-			sftps++
+	// A session is one sftp (and its ssh); between scripts, batch mode
+	// keeps only its connection master (the last script may still be
+	// exiting after its result).
+	want := map[string]int{"sftp": 1, "ssh": 1}
+	if m == batch {
+		want = map[string]int{"ssh": 1}
+	}
+	var procs map[string]int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		procs = map[string]int{}
+		for _, name := range children(t, s.p.Pid()) {
+			procs[name]++
+		}
+		if maps.Equal(procs, want) || time.Now().After(deadline) {
+			break
 		}
 	}
-	if sftps != 1 {
-		t.Errorf("%d sftp processes under sftper, want 1", sftps)
+	if !maps.Equal(procs, want) {
+		t.Errorf("processes under sftper: %v, want %v", procs, want)
 	}
 	s.finish()
-	if n := strings.Count(server.Log(), "Accepted publickey"); n != 1 {
+	log := server.Log()
+	if n := strings.Count(log, "Accepted publickey"); n != 1 {
 		t.Errorf("%d logins for 60 requests, want 1", n)
+	}
+	// Batch mode ran many scripts, each an SFTP session of its own, all
+	// over that one login.
+	sessions := strings.Count(log, "subsystem 'sftp'")
+	if m == session && sessions != 1 || m == batch && sessions < 20 {
+		t.Errorf("%d sftp sessions on the server for 60 requests in %s mode", sessions, m)
 	}
 }
 
 // TestServerDiesMidTransfer: the request in flight gets an error, and the
 // next one succeeds on a new session with nothing done by the caller.
-func TestServerDiesMidTransfer(t *testing.T) {
-	needSSH(t)
+func TestServerDiesMidTransfer(t *testing.T) { eachMode(t, testServerDiesMidTransfer) }
+
+func testServerDiesMidTransfer(t *testing.T, m mode) {
 	server := startServer(t, sshdtest.Options{})
 	// 2000 Kbit/s: a 4 MiB upload takes about 16 s, plenty of time to kill
 	// the server in the middle.
-	s := start(t, runOpts{framing: client.Text, server: server},
+	s := start(t, runOpts{mode: m, framing: client.Text, server: server},
 		"--sftp-command", "sftp -l 2000", "-F", server.SSHConfig, sshdtest.Alias)
 	s.must("ok", listdir("."))
 	src := filepath.Join(s.dir, "big")

@@ -125,6 +125,7 @@ type sftper struct {
 }
 
 type runOpts struct {
+	mode    mode // --mode; "" for sftper's default
 	framing client.Framing
 	dir     string           // working directory; default a fresh t.TempDir()
 	env     []string         // added to the environment
@@ -151,6 +152,9 @@ func start(t *testing.T, o runOpts, args ...string) *sftper {
 		o.env = append(o.env, "GORACE=atexit_sleep_ms=0")
 	}
 	logStart := len(o.server.Log())
+	if o.mode != "" {
+		args = append([]string{"--mode", string(o.mode)}, args...)
+	}
 	p, err := client.Start(sftperBin, client.Options{Framing: o.framing, Dir: o.dir, Env: o.env}, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -172,9 +176,9 @@ func start(t *testing.T, o runOpts, args ...string) *sftper {
 }
 
 // startDefault runs sftper against the shared server.
-func startDefault(t *testing.T, f client.Framing) *sftper {
+func startDefault(t *testing.T, m mode, f client.Framing) *sftper {
 	t.Helper()
-	return start(t, runOpts{framing: f}, defaultArgs()...)
+	return start(t, runOpts{mode: m, framing: f}, defaultArgs()...)
 }
 
 // do sends one request and returns its result; a transport failure (hang,
@@ -427,6 +431,23 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, de.Name())
 	}
 	return names
+}
+
+// mode is how sftper drives OpenSSH: its --mode.
+type mode string
+
+const (
+	session mode = "session" // one persistent sftp on a pseudo-terminal
+	batch   mode = "batch"   // a generated sftp -b script per request
+)
+
+// eachMode runs f as subtests in each mode: every case of the suite holds
+// for both, with the same results, unless the case says otherwise.
+func eachMode(t *testing.T, f func(t *testing.T, m mode)) {
+	needSSH(t)
+	for _, m := range []mode{session, batch} {
+		t.Run(string(m), func(t *testing.T) { f(t, m) })
+	}
 }
 
 // bothFramings runs f as subtests in text and binary framing.

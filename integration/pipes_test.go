@@ -18,9 +18,21 @@ import (
 // from. If sftp's stdout shared that open file description, a full pipe
 // would make sftp drop output lines (EAGAIN in stdio). Once connected,
 // neither of sftp's output descriptors may be non-blocking.
-func TestSftpOutputStaysBlocking(t *testing.T) {
-	s := startDefault(t, client.Text)
+func TestSftpOutputStaysBlocking(t *testing.T) { eachMode(t, testSftpOutputStaysBlocking) }
+
+func testSftpOutputStaysBlocking(t *testing.T, m mode) {
+	// A slow upload keeps sftp running (in batch mode, its script) while
+	// its descriptors are looked at.
+	args := append([]string{"--sftp-command", "sftp -l 2000"}, defaultArgs()...)
+	s := start(t, runOpts{mode: m, framing: client.Text}, args...)
 	s.must("ok", listdir("."))
+	rel, abs := remoteDir(t, srv)
+	src := filepath.Join(s.dir, "slow")
+	writeFile(t, nil, src, make([]byte, 256<<10))
+	if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"slow","dest":"`+rel+`/slow"}}`), reqTimeout); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, filepath.Join(abs, "slow"))
 	sftpPid := childNamed(t, s.p.Pid(), "sftp")
 	for _, fd := range []int{1, 2} {
 		info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", sftpPid, fd))
@@ -32,13 +44,22 @@ func TestSftpOutputStaysBlocking(t *testing.T) {
 			t.Errorf("sftp's fd %d is non-blocking (flags %#o): output can be lost when the pipe is full", fd, flags)
 		}
 	}
+	b, err := s.p.Recv(reqTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := client.Decode(b); res.Status != "ok" {
+		t.Errorf("the slow PUT: %s", b)
+	}
 	s.finish()
 }
 
 // A stalled sftper (here: stopped) while sftp prints a large listing and
 // more pipelined commands must lose nothing: every result is exact once it
 // runs again.
-func TestStalledReaderLosesNothing(t *testing.T) {
+func TestStalledReaderLosesNothing(t *testing.T) { eachMode(t, testStalledReaderLosesNothing) }
+
+func testStalledReaderLosesNothing(t *testing.T, m mode) {
 	rel, abs := remoteDir(t, srv)
 	const n = 3000 // about 400 KB of listing, far more than a pipe holds by default
 	for i := 0; i < n; i++ {
@@ -50,7 +71,7 @@ func TestStalledReaderLosesNothing(t *testing.T) {
 	if err := srv.Chown(abs); err != nil {
 		t.Fatal(err)
 	}
-	s := startDefault(t, client.Text)
+	s := startDefault(t, m, client.Text)
 	s.must("ok", listdir(rel)) // connected
 	var wire []byte
 	const rounds = 6

@@ -17,10 +17,11 @@ import (
 
 // TestFail: malformed requests are answered "fail", nothing is attempted,
 // and the next request is served as usual.
-func TestFail(t *testing.T) {
-	needSSH(t)
+func TestFail(t *testing.T) { eachMode(t, testFail) }
+
+func testFail(t *testing.T, m mode) {
 	bothFramings(t, func(t *testing.T, fr client.Framing) {
-		s := start(t, runOpts{framing: fr}, append([]string{"--framing", fr.String()}, defaultArgs()...)...)
+		s := start(t, runOpts{mode: m, framing: fr}, append([]string{"--framing", fr.String()}, defaultArgs()...)...)
 		rel, abs := remoteDir(t, srv)
 		writeFile(t, srv, filepath.Join(abs, "victim"), []byte("v"))
 		writeFile(t, srv, filepath.Join(abs, "victim2"), []byte("v"))
@@ -123,15 +124,16 @@ func sameJSON(t *testing.T, want, got json.RawMessage) bool {
 	return cmp.Equal(w, g)
 }
 
-func TestIDEcho(t *testing.T) {
-	needSSH(t)
+func TestIDEcho(t *testing.T) { eachMode(t, testIDEcho) }
+
+func testIDEcho(t *testing.T, m mode) {
 	ids := []string{
 		`1`, `0`, `-7`, `12345678901234567890`, `1.5e300`, `0.1`,
 		`"abc"`, `""`, `"ünï \"quoted\" \\ \n"`, `true`, `false`,
 		`[]`, `[1,"two",{"three":3}]`, `{"b":1,"a":[true,null]}`, `{}`,
 	}
 	bothFramings(t, func(t *testing.T, fr client.Framing) {
-		s := startDefault(t, fr)
+		s := startDefault(t, m, fr)
 		for _, id := range ids {
 			for _, r := range []struct{ status, payload string }{
 				{"ok", `{"command":"LISTDIR","args":{"path":"."},"id":` + id + `}`},
@@ -157,10 +159,11 @@ func TestIDEcho(t *testing.T) {
 
 // TestPipelined: several requests written at once get their results in
 // order, one each.
-func TestPipelined(t *testing.T) {
-	needSSH(t)
+func TestPipelined(t *testing.T) { eachMode(t, testPipelined) }
+
+func testPipelined(t *testing.T, m mode) {
 	bothFramings(t, func(t *testing.T, fr client.Framing) {
-		s := startDefault(t, fr)
+		s := startDefault(t, m, fr)
 		var wire []byte
 		const n = 20
 		for i := range n {
@@ -202,9 +205,10 @@ func TestPipelined(t *testing.T) {
 
 // TestPythonBinaryClient is the README's Python client: auto framing, a
 // length-prefixed request, a length-prefixed result.
-func TestPythonBinaryClient(t *testing.T) {
-	needSSH(t)
-	s := start(t, runOpts{framing: client.Binary}, "-F", srv.SSHConfig, "sftp://"+"sftper-test")
+func TestPythonBinaryClient(t *testing.T) { eachMode(t, testPythonBinaryClient) }
+
+func testPythonBinaryClient(t *testing.T, m mode) {
+	s := start(t, runOpts{mode: m, framing: client.Binary}, "-F", srv.SSHConfig, "sftp://"+"sftper-test")
 	dat, _ := json.Marshal(map[string]any{"command": "LISTDIR", "args": map[string]any{"path": srv.Home}})
 	wire := binary.BigEndian.AppendUint32(nil, uint32(len(dat)))
 	if err := s.p.Write(append(wire, dat...), reqTimeout); err != nil {
@@ -223,9 +227,10 @@ func TestPythonBinaryClient(t *testing.T) {
 }
 
 // TestTextFraming: the details of the line framing.
-func TestTextFraming(t *testing.T) {
-	needSSH(t)
-	s := start(t, runOpts{framing: client.Text}, defaultArgs()...)
+func TestTextFraming(t *testing.T) { eachMode(t, testTextFraming) }
+
+func testTextFraming(t *testing.T, m mode) {
+	s := start(t, runOpts{mode: m, framing: client.Text}, defaultArgs()...)
 	// Leading white space still selects text framing; blank lines are
 	// skipped; CRLF line ends work.
 	in := " \n\n" + `{"command":"LISTDIR","args":{"path":"."},"id":1}` + "\r\n" +
@@ -249,9 +254,10 @@ func TestTextFraming(t *testing.T) {
 	s.finish()
 }
 
-func TestOversizeTextLine(t *testing.T) {
-	needSSH(t)
-	s := start(t, runOpts{framing: client.Text}, defaultArgs()...)
+func TestOversizeTextLine(t *testing.T) { eachMode(t, testOversizeTextLine) }
+
+func testOversizeTextLine(t *testing.T, m mode) {
+	s := start(t, runOpts{mode: m, framing: client.Text}, defaultArgs()...)
 	huge := `{"command":"LISTDIR","args":{"path":"` + strings.Repeat("a", 17<<20) + `"},"id":1}`
 	if err := s.p.Send([]byte(huge), 2*time.Minute); err != nil {
 		t.Fatal(err)
@@ -267,9 +273,10 @@ func TestOversizeTextLine(t *testing.T) {
 	s.finish()
 }
 
-func TestOversizeBinaryFrame(t *testing.T) {
-	needSSH(t)
-	s := start(t, runOpts{framing: client.Binary}, defaultArgs()...)
+func TestOversizeBinaryFrame(t *testing.T) { eachMode(t, testOversizeBinaryFrame) }
+
+func testOversizeBinaryFrame(t *testing.T, m mode) {
+	s := start(t, runOpts{mode: m, framing: client.Binary}, defaultArgs()...)
 	s.must("ok", listdir("."))
 	if err := s.p.Write(binary.BigEndian.AppendUint32(nil, 16<<20+1), reqTimeout); err != nil {
 		t.Fatal(err)
@@ -290,9 +297,10 @@ func TestOversizeBinaryFrame(t *testing.T) {
 	}
 }
 
-func TestTruncatedBinaryFrame(t *testing.T) {
-	needSSH(t)
-	s := start(t, runOpts{framing: client.Binary}, defaultArgs()...)
+func TestTruncatedBinaryFrame(t *testing.T) { eachMode(t, testTruncatedBinaryFrame) }
+
+func testTruncatedBinaryFrame(t *testing.T, m mode) {
+	s := start(t, runOpts{mode: m, framing: client.Binary}, defaultArgs()...)
 	s.must("ok", listdir("."))
 	wire := binary.BigEndian.AppendUint32(nil, 100)
 	if err := s.p.Write(append(wire, `{"command":`...), reqTimeout); err != nil {
