@@ -195,10 +195,12 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	sftperVersion, _ := exec.Command(e.sftper, "--version").Output()
 	sshVersion, _ := exec.Command("ssh", "-V").CombinedOutput()
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	fmt.Printf("sftper bench: %d timed round(s) per workload after %d warm-up round(s), contenders rotating within each round\n", o.runs, o.warmup)
 	fmt.Printf("date:     %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("sftper:   %s, built from %s (%s)\n", strings.TrimSpace(string(sftperVersion)), o.root, describe(o.root))
 	fmt.Printf("OpenSSH:  %s\n", strings.TrimSpace(string(sshVersion)))
 	fmt.Printf("cipher:   %s for sftp, sftper, scp and pkg/sftp (all through ssh; the client's first preference, from ssh -G)\n", cipher)
 	fmt.Printf("paramiko: %s\n", probe)
@@ -456,6 +458,20 @@ func fsType(dir string) string {
 		}
 	}
 	return typ
+}
+
+// describe names the commit root is at, and whether its tracked files
+// have changed since.
+func describe(root string) string {
+	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=commit %h, %cd", "--date=short").Output()
+	if err != nil {
+		return "not a git checkout"
+	}
+	d := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		d += ", with uncommitted changes"
+	}
+	return d
 }
 
 // loadAverage is the first three fields of /proc/loadavg: how busy the

@@ -20,7 +20,7 @@ type measurement struct {
 	ownCPU  time.Duration // user+sys of the process itself
 	treeCPU time.Duration // user+sys of the process and its waited-for descendants
 	ownRSS  int64         // KiB: peak RSS (VmHWM, sampled) of the process itself
-	treeRSS int64         // KiB: sum of the peak RSS of the process and of every process below it
+	treeRSS int64         // KiB: the highest sum, over the samples, of the RSS of the process and every process below it
 	procs   string        // peak RSS per process, for the progress lines
 
 	// marks are the moments, since the process started, at which the
@@ -98,15 +98,16 @@ func timeProcess(cmd *exec.Cmd, consume consumer) (measurement, error) {
 	}
 
 	stop := make(chan struct{})
-	sampled := make(chan map[int]*rssSample)
+	sampled := make(chan rssSamples)
 	go func() { sampled <- sampleRSS(pid, stop) }()
 
 	werr := waitExited(pid)
 	m.wall = time.Since(start)
 	close(stop)
 	var names []string
-	for p, s := range <-sampled {
-		m.treeRSS += s.hwm
+	samples := <-sampled
+	m.treeRSS = samples.treePeak
+	for p, s := range samples.procs {
 		if p == pid {
 			m.ownRSS = s.hwm
 		}
@@ -189,37 +190,49 @@ type rssSample struct {
 	hwm  int64 // KiB, the highest VmHWM read
 }
 
-// sampleRSS polls the peak RSS (VmHWM) of root and of every process below
-// it until stop, and returns the peaks seen per pid, in KiB. VmHWM belongs
+// rssSamples is what sampleRSS saw of a process tree.
+type rssSamples struct {
+	procs    map[int]*rssSample
+	treePeak int64 // KiB, the highest sum of VmRSS over the processes alive at one sample
+}
+
+// sampleRSS polls the memory of root and of every process below it until
+// stop. Per process it keeps the peak RSS (VmHWM), in KiB. VmHWM belongs
 // to the program image and starts afresh at exec, unlike ru_maxrss, which
 // on Linux inherits the peak of the process that forked (see README.md).
 // VmHWM only grows, so a late sample is a process's peak so far; a peak
 // reached in the last interval before exit, or a process that lives less
-// than one interval, can be missed.
-func sampleRSS(root int, stop <-chan struct{}) map[int]*rssSample {
+// than one interval, can be missed. For the tree it keeps the highest sum
+// of the current RSS (VmRSS) of the processes alive at the same moment,
+// not the sum of their peaks: in batch mode sftper runs one short sftp
+// after another, whose peaks never coexist.
+func sampleRSS(root int, stop <-chan struct{}) rssSamples {
 	const interval = 50 * time.Millisecond
-	seen := map[int]*rssSample{}
+	out := rssSamples{procs: map[int]*rssSample{}}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		var sum int64
 		for _, pid := range append([]int{root}, descendants(root)...) {
-			name, hwm, ok := readHWM(pid)
+			name, hwm, rss, ok := readMem(pid)
 			if !ok {
 				continue // gone, or a zombie without an address space
 			}
-			s := seen[pid]
+			s := out.procs[pid]
 			if s == nil {
 				s = &rssSample{}
-				seen[pid] = s
+				out.procs[pid] = s
 			}
 			// Between fork and exec a child still shows its parent's
 			// image; the name then is the parent's, and is replaced.
 			s.name = name
 			s.hwm = max(s.hwm, hwm)
+			sum += rss
 		}
+		out.treePeak = max(out.treePeak, sum)
 		select {
 		case <-stop:
-			return seen
+			return out
 		case <-t.C:
 		}
 	}
@@ -248,25 +261,37 @@ func descendants(pid int) []int {
 	return out
 }
 
-// readHWM reads a process's name and VmHWM (KiB) from /proc/PID/status.
-func readHWM(pid int) (name string, hwm int64, ok bool) {
+// readMem reads a process's name, VmHWM and VmRSS (KiB) from
+// /proc/PID/status.
+func readMem(pid int) (name string, hwm, rss int64, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return "", 0, false
+		return "", 0, 0, false
 	}
+	found := 0
 	for l := range strings.Lines(string(b)) {
 		k, v, _ := strings.Cut(l, ":")
 		v = strings.TrimSpace(v)
+		var dst *int64
 		switch k {
 		case "Name":
 			name = v
+			continue
 		case "VmHWM":
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64)
-			if err != nil {
-				return "", 0, false
-			}
-			return name, n, true
+			dst = &hwm
+		case "VmRSS":
+			dst = &rss
+		default:
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64)
+		if err != nil {
+			return "", 0, 0, false
+		}
+		*dst = n
+		if found++; found == 2 {
+			return name, hwm, rss, true
 		}
 	}
-	return "", 0, false
+	return "", 0, 0, false
 }
