@@ -44,6 +44,7 @@ type child struct {
 
 	ended chan struct{} // closed when the output has ended and every command is settled
 	unrun []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
+	link  *link         // a spare script's connection (see Scripts)
 
 	// Only for a Session: the handshake's outcome, valid after ready.
 	ready   chan struct{}

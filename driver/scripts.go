@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type Scripts struct {
 	link    *link
 	waiting []*Pending       // sent, not yet in a script, in order
 	running *child           // the script running now, if any
+	spares  []*child         // scripts started ahead, waiting for lines
 	live    map[*child]bool  // every sftp running, for Kill
 	masters map[*master]bool // every master running, for Kill
 	killed  bool
@@ -175,6 +177,13 @@ func (s *Scripts) connect() *link {
 			return
 		}
 		l.cwd, l.cwdErr, l.err = s.firstScript(l)
+		if l.err == nil {
+			s.mu.Lock()
+			if s.link == l {
+				s.refill()
+			}
+			s.mu.Unlock()
+		}
 	}()
 	return l
 }
@@ -272,7 +281,10 @@ func (s *Scripts) firstScript(l *link) (string, error, *ConnError) {
 	}
 	steps = append(steps, newPending(batch.Pwd, s.killScripts))
 	s.mu.Lock()
-	c, err := s.launch(l, steps)
+	c, err := s.launch(l)
+	if err == nil {
+		err = c.assign(steps)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return "", nil, &ConnError{Msg: "connect failed: " + err.Error()}
@@ -301,11 +313,17 @@ func (s *Scripts) firstScript(l *link) (string, error, *ConnError) {
 	return cwd, cwdErr, nil
 }
 
-// runNext starts a script with every waiting line. Called with s.mu held.
+// runNext runs every waiting line in one script: a spare if one is ready,
+// else a new one. Called with s.mu held.
 func (s *Scripts) runNext() {
 	lines := s.waiting
 	s.waiting = nil
-	c, err := s.launch(s.link, lines)
+	c, err := s.takeSpare(lines)
+	if c == nil && err == nil {
+		if c, err = s.launch(s.link); err == nil {
+			err = c.assign(lines)
+		}
+	}
 	if err != nil {
 		for _, p := range lines {
 			p.err = &ConnError{Msg: "connect failed: " + err.Error()}
@@ -314,6 +332,7 @@ func (s *Scripts) runNext() {
 		return
 	}
 	s.running = c
+	s.refill()
 	go func() {
 		<-c.ended
 		s.mu.Lock()
@@ -335,10 +354,55 @@ func (s *Scripts) runNext() {
 	}()
 }
 
-// launch starts one script of lines over l and writes it: a connect marker,
-// then each line with its marker. A script that has not connected within
-// the connect timeout is stopped. Called with s.mu held.
-func (s *Scripts) launch(l *link, lines []*Pending) (*child, error) {
+// spares is how many scripts are kept started ahead of need when sftper
+// runs the connection master: each is an sftp already connected through
+// the master (an SFTP session open on the server), waiting for its lines.
+// Starting sftp and ssh costs about 10 ms of CPU, which would otherwise
+// come between every request and its result; two at once use both cores
+// of a small machine.
+const spares = 2
+
+// takeSpare gives lines to the oldest spare that is still alive; nil if
+// there is none. Called with s.mu held.
+func (s *Scripts) takeSpare(lines []*Pending) (*child, error) {
+	for len(s.spares) > 0 {
+		c := s.spares[0]
+		s.spares = s.spares[1:]
+		// A spare of an older link, or of a master that is gone, dies
+		// with its master: never give it lines.
+		if c.link != s.link || !c.link.master.alive() {
+			c.kill()
+			continue
+		}
+		if err := c.assign(lines); err == nil {
+			return c, nil
+		}
+		// It died while waiting: try the next.
+	}
+	return nil, nil
+}
+
+// refill starts spares up to the count, when scripts share sftper's master.
+// Called with s.mu held.
+func (s *Scripts) refill() {
+	l := s.link
+	if s.closed || l == nil || l.master == nil || !l.master.alive() {
+		return
+	}
+	for len(s.spares) < spares {
+		c, err := s.launch(l)
+		if err != nil {
+			return
+		}
+		c.link = l
+		s.spares = append(s.spares, c)
+	}
+}
+
+// launch starts one script over l with only its first line, a marker whose
+// echo means connected; assign gives it the rest. A script that has not
+// connected within the connect timeout is stopped. Called with s.mu held.
+func (s *Scripts) launch(l *link) (*child, error) {
 	if s.killed {
 		return nil, errors.New("sftper is stopping")
 	}
@@ -353,18 +417,10 @@ func (s *Scripts) launch(l *link, lines []*Pending) (*child, error) {
 	s.live[c] = true
 	first := newPending("", c.kill)
 	first.connect = true
-	var text strings.Builder
-	for _, p := range append([]*Pending{first}, lines...) {
-		t, _ := c.enqueue(p) // cannot fail before the output has ended
-		text.WriteString(t)
+	text, _ := c.enqueue(first) // cannot fail before the output has ended
+	if _, err := io.WriteString(c.stdin, text); err != nil {
+		c.kill() // settled as a connect failure once the output ends
 	}
-	go func() {
-		// The script can be longer than the pipe holds: sftp reads it
-		// as it runs.
-		if _, err := io.WriteString(c.stdin, text.String()); err == nil {
-			c.stdin.Close()
-		}
-	}()
 	go func() {
 		t := time.NewTimer(s.cfg.ConnectTimeout)
 		defer t.Stop()
@@ -387,9 +443,31 @@ func (s *Scripts) launch(l *link, lines []*Pending) (*child, error) {
 		c.close() // reaped; releases the pipes
 		s.mu.Lock()
 		delete(s.live, c)
+		s.spares = slices.DeleteFunc(s.spares, func(x *child) bool { return x == c })
 		s.mu.Unlock()
 	}()
 	return c, nil
+}
+
+// assign writes the rest of a launched script, each line with its marker,
+// and ends it. It fails if the script has already ended.
+func (c *child) assign(lines []*Pending) error {
+	var text strings.Builder
+	for _, p := range lines {
+		t, err := c.enqueue(p)
+		if err != nil {
+			return err // only the first can fail: nothing was queued
+		}
+		text.WriteString(t)
+	}
+	go func() {
+		// The script can be longer than the pipe holds: sftp reads it
+		// as it runs.
+		if _, err := io.WriteString(c.stdin, text.String()); err == nil {
+			c.stdin.Close()
+		}
+	}()
+	return nil
 }
 
 // Close lets every queued line run, then stops the master and removes the
@@ -404,6 +482,17 @@ func (s *Scripts) Close() error {
 	s.mu.Unlock()
 	if l != nil {
 		<-l.ready
+	}
+	s.mu.Lock()
+	idle := s.spares
+	s.spares = nil
+	s.mu.Unlock()
+	// A spare given no lines reads the end of its input and exits.
+	for _, c := range idle {
+		c.stdin.Close()
+	}
+	for _, c := range idle {
+		<-c.ended
 	}
 	s.mu.Lock()
 	masters := s.masters

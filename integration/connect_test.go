@@ -241,11 +241,11 @@ func testOneConnection(t *testing.T, m mode) {
 		s.do([]byte(`{"command":"NOPE"}`))
 	}
 	// A session is one sftp (and its ssh); between scripts, batch mode
-	// keeps only its connection master (the last script may still be
-	// exiting after its result).
+	// keeps its connection master and two spare scripts connected
+	// through it (the last script may still be exiting after its result).
 	want := map[string]int{"sftp": 1, "ssh": 1}
 	if m == batch {
-		want = map[string]int{"ssh": 1}
+		want = map[string]int{"sftp": 2, "ssh": 3}
 	}
 	var procs map[string]int
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
