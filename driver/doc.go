@@ -1,5 +1,12 @@
-// Package driver owns the OpenSSH sftp child process from start to end and
-// runs sftp command lines on it, one at a time.
+// Package driver owns the OpenSSH sftp child processes from start to end and
+// runs sftp command lines on them, one at a time, in the order sent.
+//
+// There are two ways of running lines (both are a Conn): Session, one
+// persistent interactive sftp (session mode, the default), and Scripts, a
+// generated `sftp -b -` script per request (batch mode; see scripts.go for
+// how scripts are formed and master.go for the connection they share).
+// Both frame each line with the same marker protocol (child.go), so the
+// requests' execution (ops.go) and every parser are common to both.
 //
 // # How the session is driven
 //
