@@ -232,6 +232,11 @@ func run(o options) error {
 	fmt.Println()
 	printTable(ws, cs, results)
 	fmt.Println()
+	if o.smoke {
+		fmt.Println("(smoke sizes: the targets below are judged only to exercise the code; the numbers mean nothing)")
+	}
+	printTargets(ws, cs, results)
+	fmt.Println()
 	for _, c := range cs {
 		if c.skip != "" {
 			fmt.Printf("%s: %s\n", c.name, c.skip)

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// printTargets checks the medians of this run against the targets of
+// issue 5 and prints one line per target: met, MISSED, or why it could not
+// be judged (a workload or contender left out of this run).
+func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
+	med := func(num int, key string) (time.Duration, bool) {
+		for wi, w := range ws {
+			if w.num != num {
+				continue
+			}
+			for ci, c := range cs {
+				if c.key == key && len(results[wi][ci]) > 0 {
+					return median(walls(results[wi][ci])), true
+				}
+			}
+		}
+		return 0, false
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	line := func(target, got string, ok, judged bool) {
+		v := verdict(ok)
+		if !judged {
+			v, got = "not judged", "not in this run"
+		}
+		fmt.Printf("  %-6s  %-62s  %s\n", v, target, got)
+	}
+	// ratio is a's median over b's, for workload num.
+	ratio := func(num int, a, b string) (float64, bool) {
+		ma, oka := med(num, a)
+		mb, okb := med(num, b)
+		if !oka || !okb {
+			return 0, false
+		}
+		return ma.Seconds() / mb.Seconds(), true
+	}
+
+	fmt.Println("targets (issue 5), from the medians above:")
+	for _, num := range []int{1, 2} {
+		r, ok := ratio(num, "sftper", "sftp")
+		line(fmt.Sprintf("%d: sftper's throughput >= 0.95 x sftp's (time <= 1.053x)", num),
+			fmt.Sprintf("%.2f x sftp's throughput", 1/r), ok && 1/r >= 0.95, ok)
+	}
+	if r, ok := ratio(1, "paramiko", "sftper"); true {
+		line("1: sftper's PUT throughput >= 5 x paramiko's", fmt.Sprintf("%.1f x paramiko's", r), ok && r >= 5, ok)
+	}
+	for _, num := range []int{3, 4} {
+		r, ok := ratio(num, "sftper", "sftp")
+		line(fmt.Sprintf("%d: sftper within 1.1 x sftp -b's time", num), fmt.Sprintf("%.2fx", r), ok && r <= 1.1, ok)
+		r, ok = ratio(num, "batch", "sftper")
+		line(fmt.Sprintf("%d: sftper batch within 3 x sftper's time", num), fmt.Sprintf("%.2fx", r), ok && r <= 3, ok)
+	}
+	if r, ok := ratio(5, "sftper", "sftp"); true {
+		line("5: sftper within 1.2 x sftp -b's ls time", fmt.Sprintf("%.2fx", r), ok && r <= 1.2, ok)
+	}
+	for wi, w := range ws {
+		if w.num != 7 {
+			continue
+		}
+		for ci, c := range cs {
+			if c.key != "sftper" || len(results[wi][ci]) == 0 {
+				continue
+			}
+			var per []time.Duration
+			for _, m := range results[wi][ci] {
+				per = append(per, m.perResult)
+			}
+			p := median(per)
+			line("7: sftper under 2 ms per round trip", fmt.Sprintf("%.3f ms", float64(p.Microseconds())/1000), p < 2*time.Millisecond, true)
+		}
+	}
+	// RSS: the highest peak of sftper's own process over every run of
+	// every workload, per mode.
+	for _, key := range []string{"sftper", "batch"} {
+		var peak int64
+		var where string
+		judged := false
+		for wi, w := range ws {
+			for ci, c := range cs {
+				if c.key != key {
+					continue
+				}
+				for _, m := range results[wi][ci] {
+					judged = true
+					if m.ownRSS > peak {
+						peak, where = m.ownRSS, fmt.Sprintf("%d %s", w.num, w.name)
+					}
+				}
+			}
+		}
+		name := map[string]string{"sftper": "sftper", "batch": "sftper batch"}[key]
+		line(fmt.Sprintf("all: %s's own peak RSS under 30 MB", name),
+			fmt.Sprintf("%.1f MB at most (workload %s)", float64(peak)*1024/1e6, where), judged && peak*1024 < 30e6, judged)
+	}
+}
