@@ -13,6 +13,20 @@
 // account must not be locked ("!" or, on some systems, "*" in the password
 // field, as for "nobody"), since sshd runs with UsePAM no.
 //
+// Options.Password and Options.KbdInteractive give the login account a
+// real random password (root only). Other fixtures: a key with a
+// passphrase (PassphraseKeyConfig), a known_hosts with a wrong key
+// (ChangedHostKeyConfig), two servers chained with ProxyJump or
+// ProxyCommand (ProxyJumpConfig, ProxyCommandConfig), a server without
+// the sftp subsystem (Options.NoSFTP), a port that closes every
+// connection (Closer), and counters over the log (Logins, ForwardedTo).
+// A server that dies under a logged-in client is Kill or Stop.
+//
+// Accounts created here (TestUser, and TestUser2, TestUser3... when
+// several password servers run at once) are kept, as useradd made them,
+// for the next run; a password given to one is replaced by "*" again when
+// its server is cleaned up.
+//
 // The package does not install OpenSSH, does not touch the system sshd or
 // its configuration, and never needs a testing.T: every failure is an
 // error, so a demo program can use it too.
@@ -43,9 +57,39 @@ const Alias = "sftper-test"
 // public-key-only server.
 type Options struct {
 	// PasswordAuth makes sshd offer the "password" method. Nobody can log
-	// in with it (the account has no password); it exists so that ssh
-	// asks for one, see PasswordPromptConfig.
+	// in with it (the account has no password, or one that only another
+	// running server knows); it exists so that ssh asks for one, see
+	// PasswordPromptConfig.
 	PasswordAuth bool
+
+	// Password makes sshd offer the "password" method (checked by sshd
+	// against /etc/shadow, UsePAM no) and gives the login account a fresh
+	// random password, Server.Password, set with chpasswd. Needs root:
+	// otherwise Start returns an error wrapping ErrNeedRoot. See
+	// PasswordPromptConfig.
+	//
+	// Each running password server has an account of its own: TestUser,
+	// or TestUser2, TestUser3... (up to 16) while other servers, in this
+	// process or another, hold the first ones; Server.User says which.
+	// Cleanup sets the password back to "*".
+	Password bool
+
+	// KbdInteractive makes sshd offer "keyboard-interactive" through PAM
+	// (UsePAM yes, PAM service "sshd", so /etc/pam.d/sshd) and gives the
+	// login account a random password as Password does; PAM's pam_unix
+	// asks for it with "Password: ". With Password as well, both methods
+	// are offered, and "password" goes through PAM too. Needs root. See
+	// KbdInteractiveConfig.
+	KbdInteractive bool
+
+	// NoSFTP leaves the sftp subsystem out of sshd_config: logins work,
+	// and sftp then fails with "subsystem request failed on channel 0".
+	NoSFTP bool
+
+	// LogLevel is sshd's LogLevel (default VERBOSE, which logs every
+	// accepted login). ForwardedTo needs DEBUG1 or a DEBUG level: sshd
+	// 9.2 logs forwarded (direct-tcpip) connections at DEBUG1 only.
+	LogLevel string
 
 	// Parent is where the temporary directory is created (default
 	// os.TempDir()). It and all its ancestors must be searchable by the
@@ -71,6 +115,11 @@ type Server struct {
 	UID  int
 	GID  int
 
+	// Password is the login account's password when the server was
+	// started with Options.Password or Options.KbdInteractive, else "".
+	// It prints as "[redacted]"; string(s.Password) is the password.
+	Password Secret
+
 	Dir        string // temporary root (0755) holding everything below
 	Home       string // sftp login directory, owned by User, 0755
 	SSHConfig  string // ssh_config with Host Alias pointing at this server
@@ -84,10 +133,13 @@ type Server struct {
 	keygen  string
 	hostPub string // "ssh-ed25519 AAAA..." without comment
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd     // the listener, nil when stopped
-	done chan struct{} // closed when cmd has been waited for
-	log  *os.File
+	mu      sync.Mutex
+	cmd     *exec.Cmd     // the listener, nil when stopped
+	done    chan struct{} // closed when cmd has been waited for
+	log     *os.File
+	release func() // gives back a password account; nil if none held
+
+	filesMu sync.Mutex // serialises appends to authorized_keys
 
 	seq atomic.Int64 // names the extra ssh_config files
 }
@@ -106,8 +158,26 @@ func Start(opts Options) (*Server, error) {
 	if s.keygen, err = exec.LookPath("ssh-keygen"); err != nil {
 		return nil, fmt.Errorf("ssh-keygen not found: %w", err)
 	}
-	if s.User, s.UID, s.GID, err = loginUser(); err != nil {
+	account := TestUser
+	if opts.Password || opts.KbdInteractive {
+		if account, err = s.claimPasswordAccount(); err != nil {
+			return nil, err
+		}
+	}
+	if s.User, s.UID, s.GID, err = loginUser(account); err != nil {
+		s.releaseAccount()
 		return nil, err
+	}
+	if s.release != nil {
+		pw, err := newSecret()
+		if err == nil {
+			err = setPassword(s.User, pw)
+		}
+		if err != nil {
+			s.releaseAccount()
+			return nil, err
+		}
+		s.Password = pw
 	}
 	if os.Geteuid() == 0 {
 		// sshd insists on its privilege separation directory when root.
@@ -120,13 +190,16 @@ func Start(opts Options) (*Server, error) {
 		parent = os.TempDir()
 	}
 	if err := checkSearchable(parent); err != nil {
+		s.releaseAccount()
 		return nil, err
 	}
 	if s.Dir, err = os.MkdirTemp(parent, "sshdtest-"); err != nil {
+		s.releaseAccount()
 		return nil, err
 	}
 	if err := s.setup(); err != nil {
 		os.RemoveAll(s.Dir)
+		s.releaseAccount()
 		return nil, err
 	}
 	return s, nil
@@ -206,9 +279,9 @@ func (s *Server) newKey(path string) error {
 }
 
 func (s *Server) writeConfigs(hostKey string) error {
-	pw := "no"
-	if s.opts.PasswordAuth {
-		pw = "yes"
+	logLevel := s.opts.LogLevel
+	if logLevel == "" {
+		logLevel = "VERBOSE"
 	}
 	lines := []string{
 		"ListenAddress 127.0.0.1",
@@ -216,14 +289,14 @@ func (s *Server) writeConfigs(hostKey string) error {
 		"HostKey " + hostKey,
 		"AuthorizedKeysFile " + filepath.Join(s.Dir, "authorized_keys"),
 		"StrictModes no",
-		"UsePAM no",
+		"UsePAM " + yesNo(s.opts.KbdInteractive),
 		"PubkeyAuthentication yes",
-		"PasswordAuthentication " + pw,
-		"KbdInteractiveAuthentication no",
+		"PasswordAuthentication " + yesNo(s.opts.PasswordAuth || s.opts.Password),
+		"KbdInteractiveAuthentication " + yesNo(s.opts.KbdInteractive),
 		"PermitRootLogin no",
 		"AllowUsers " + s.User,
 		"PidFile none",
-		"LogLevel VERBOSE",
+		"LogLevel " + logLevel,
 		"MaxStartups 100",
 		"MaxSessions 20",
 		"LoginGraceTime 30",
@@ -231,12 +304,14 @@ func (s *Server) writeConfigs(hostKey string) error {
 		"X11Forwarding no",
 		"AllowTcpForwarding yes", // ProxyJump through this server
 		"Banner none",
-		// Sessions start in Home, whatever the passwd entry says.
-		"Subsystem sftp internal-sftp -u 022 -d " + s.Home,
 		// OpenSSH >= 9.8 refuses a source address for a while after
 		// failed logins or killed sessions, which tests do on purpose.
 		// Dropped below if this sshd does not know the option.
 		"PerSourcePenalties no",
+	}
+	if !s.opts.NoSFTP {
+		// Sessions start in Home, whatever the passwd entry says.
+		lines = append(lines, "Subsystem sftp internal-sftp -u 022 -d "+s.Home)
 	}
 	lines = append(lines, s.opts.ExtraConfig...)
 	if err := writeLines(s.SSHDConfig, lines); err != nil {
@@ -283,10 +358,21 @@ func (s *Server) checkSSHDConfig() error {
 // writeClientConfig writes an ssh_config for Alias with the common lines
 // and extra ones.
 func (s *Server) writeClientConfig(path string, extra []string) error {
+	return writeLines(path, s.hostBlock(Alias, extra))
+}
+
+// hostBlock is the ssh_config "Host alias" section for this server: the
+// common lines, then extra ones.
+func (s *Server) hostBlock(alias string, extra []string) []string {
+	return s.hostBlockPort(alias, s.Port, extra)
+}
+
+// hostBlockPort is hostBlock aimed at another port.
+func (s *Server) hostBlockPort(alias string, port int, extra []string) []string {
 	lines := []string{
-		"Host " + Alias,
+		"Host " + alias,
 		"  HostName 127.0.0.1",
-		"  Port " + strconv.Itoa(s.Port),
+		"  Port " + strconv.Itoa(port),
 		"  User " + s.User,
 		"  GlobalKnownHostsFile /dev/null",
 		"  UpdateHostKeys no",
@@ -296,7 +382,7 @@ func (s *Server) writeClientConfig(path string, extra []string) error {
 	for _, l := range extra {
 		lines = append(lines, "  "+l)
 	}
-	return writeLines(path, lines)
+	return lines
 }
 
 func writeLines(path string, lines []string) error {
@@ -504,10 +590,12 @@ func (s *Server) Restart() error {
 	return err
 }
 
-// Cleanup stops the server and removes Dir. It is meant for defer and
+// Cleanup stops the server, puts back the "*" password of an account
+// that had a real one and removes Dir. It is meant for defer and
 // t.Cleanup, so it reports nothing.
 func (s *Server) Cleanup() {
 	s.Stop()
+	s.releaseAccount()
 	if err := os.RemoveAll(s.Dir); err != nil {
 		// As non-root, a test may have left a directory without write
 		// permission; give them back and try again.
@@ -563,21 +651,15 @@ func (s *Server) HostKeyPromptConfig() (config, knownHosts string, err error) {
 }
 
 // PasswordPromptConfig writes an ssh_config for Alias that trusts the host
-// key but offers no key and no agent, so that against a server started
-// with Options.PasswordAuth ssh asks "USER@127.0.0.1's password: ".
+// key but offers no key and no agent and uses only the "password" method,
+// so that against a server started with Options.PasswordAuth or
+// Options.Password ssh asks "USER@127.0.0.1's password: " (and, after a
+// wrong answer, prints "Permission denied, please try again.").
 func (s *Server) PasswordPromptConfig() (string, error) {
-	if !s.opts.PasswordAuth {
-		return "", errors.New("PasswordPromptConfig needs a server started with Options.PasswordAuth")
+	if !s.opts.PasswordAuth && !s.opts.Password {
+		return "", errors.New("PasswordPromptConfig needs a server started with Options.PasswordAuth or Options.Password")
 	}
-	config := filepath.Join(s.Dir, fmt.Sprintf("ssh_config_password_%d", s.seq.Add(1)))
-	return config, s.writeClientConfig(config, []string{
-		"PubkeyAuthentication no",
-		"IdentityAgent none",
-		"KbdInteractiveAuthentication no",
-		"PreferredAuthentications password",
-		"UserKnownHostsFile " + s.KnownHosts,
-		"StrictHostKeyChecking yes",
-	})
+	return s.noKeyConfig("password")
 }
 
 // UnauthorizedKeyConfig writes an ssh_config for Alias that trusts the
