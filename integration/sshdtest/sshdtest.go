@@ -504,6 +504,13 @@ func (s *Server) Stop() error {
 
 // Kill sends SIGKILL to the listener and all its descendants at once, the
 // way a crashing server host looks to a client.
+//
+// What a logged-in OpenSSH 9.2 client shows (TestKilledAfterLogin): ssh
+// prints "Connection to 127.0.0.1 closed by remote host." and sftp at once
+// "\rConnection closed.  " on its terminal, but an interactive sftp stays
+// at its prompt until a command needs the server (pwd does not); sftp -b
+// fails at its next command and exits 255. For a connection closed before
+// the SSH handshake, see Closer.
 func (s *Server) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
