@@ -45,8 +45,11 @@ type child struct {
 	ended chan struct{} // closed when the output has ended and every command is settled
 	unrun []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
 	link  *link         // a spare script's connection (see Scripts)
+	first *Pending      // a script's connect marker: done without error once connected
 
-	// Only for a Session: the handshake's outcome, valid after ready.
+	// Only for a Session: what to answer on the terminal, and the
+	// handshake's outcome, valid after ready.
+	answers *answers
 	ready   chan struct{}
 	connErr *ConnError
 	cwd     string
@@ -57,7 +60,7 @@ type child struct {
 // sftper's own in front of them (so that they win, as ssh keeps the first
 // value of an option), and for a script "-b -" after them (so that a
 // BatchMode the user sets wins over the one -b implies).
-func spawn(cfg *Config, script bool, extra []string) (*child, error) {
+func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 	prog := cfg.Program
 	if len(prog) == 0 {
 		prog = []string{"sftp"}
@@ -68,7 +71,7 @@ func spawn(cfg *Config, script bool, extra []string) (*child, error) {
 	}
 	args = append(args, "--", cfg.Destination)
 	cmd := exec.Command(prog[0], args...)
-	cmd.Env = childEnv(append(os.Environ(), cfg.Env...))
+	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
 
 	pipes, err := newChildPipes()
 	if err != nil {
@@ -125,6 +128,7 @@ func spawn(cfg *Config, script bool, extra []string) (*child, error) {
 	}
 	if ptmx != nil {
 		c.tty = newTTYWatch(ptmx, cfg.Log)
+		c.answers = newAnswers(cfg.Secret)
 	}
 	go c.route(pipes.outR)
 	go func() {
@@ -296,7 +300,7 @@ func (c *child) settle(queue []*Pending, reason string) {
 	switch {
 	case stopped: // reason is why it was stopped
 	case !connected:
-		reason = "connect failed: " + reason
+		reason = connectFailed(reason)
 	default:
 		reason = "connection lost: " + reason
 	}
@@ -305,6 +309,15 @@ func (c *child) settle(queue []*Pending, reason string) {
 		p.err = &ConnError{Msg: reason, Sent: i == 0 && connected}
 		close(p.done)
 	}
+}
+
+// connectFailed is the message for a connection that could not be made,
+// from ssh's reason.
+func connectFailed(reason string) string {
+	if strings.Contains(reason, "Permission denied (") {
+		return "authentication failed: " + reason
+	}
+	return "connect failed: " + reason
 }
 
 // stop kills the child, giving why as the reason for the commands it fails.

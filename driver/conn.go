@@ -31,6 +31,13 @@ type Config struct {
 	Share bool
 	// Env is added to the environment of sftp and ssh.
 	Env []string
+	// Secret, if any, is the password or key passphrase to give ssh when
+	// it asks for one (on the terminal in a session, through askpass in
+	// batch mode), each distinct question once.
+	Secret *Secret
+	// settings is what ssh -G said of the user's configuration, read once
+	// at the first connection.
+	settings map[string]string
 	// Log receives what the child prints outside any command (warnings,
 	// the banner). Nil discards it.
 	Log *log.Logger

@@ -82,9 +82,10 @@ func sshDestination(d string) string {
 	return d
 }
 
-// userSharing asks ssh how it would connect (ssh -G) and returns the
-// ControlPath the user's configuration sets, or "".
-func userSharing(cfg *Config) (string, error) {
+// readSettings asks ssh how it would connect (ssh -G, with the user's
+// options and destination: their configuration as ssh reads it) and keeps
+// the answer. Called once, before the first connection.
+func (cfg *Config) readSettings() {
 	args := append(append([]string{"-G"}, sshArgs(cfg.Args)...), "--", sshDestination(cfg.Destination))
 	cmd := exec.Command(sshProgram(cfg.Program), args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)
@@ -92,14 +93,42 @@ func userSharing(cfg *Config) (string, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("ssh -G: %v: %s", err, strings.TrimSpace(stderr.String()))
+		cfg.Log.Printf("could not read your ssh configuration (ssh -G: %v: %s); leaving keep-alives and connection sharing to it",
+			err, strings.TrimSpace(stderr.String()))
+		return
 	}
+	cfg.settings = map[string]string{}
 	for _, ln := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(ln, "controlpath "); ok && v != "none" {
-			return v, nil
+		if k, v, ok := strings.Cut(ln, " "); ok {
+			cfg.settings[k] = v
 		}
 	}
-	return "", nil
+}
+
+// Keep-alives when the user's configuration has none: ssh then notices a
+// dead server after 3 unanswered probes 15 s apart, within a minute, not
+// when TCP gives up hours later.
+const (
+	aliveInterval = "15"
+	aliveCount    = "3"
+)
+
+// keepAlive returns the options that turn keep-alives on, unless the
+// user's configuration sets a ServerAliveInterval itself (or could not be
+// read). An explicit 0 cannot be told from none: ssh -G prints 0 for both.
+func (cfg *Config) keepAlive() []string {
+	if cfg.settings == nil || cfg.settings["serveraliveinterval"] != "0" {
+		return nil
+	}
+	return []string{"-o", "ServerAliveInterval=" + aliveInterval, "-o", "ServerAliveCountMax=" + aliveCount}
+}
+
+// userSharing returns the ControlPath the user's configuration sets, or "".
+func (cfg *Config) userSharing() string {
+	if v := cfg.settings["controlpath"]; v != "none" {
+		return v
+	}
+	return ""
 }
 
 // socketPath is safe in a ControlPath option unquoted and unexpanded, and
@@ -126,7 +155,7 @@ type master struct {
 // authenticated. The error is an *errNoSharing when the master could not
 // offer sharing (the socket could not be made), a *ConnError when ssh could
 // not connect.
-func startMaster(cfg *Config, socket string, timeout time.Duration) (*master, error) {
+func startMaster(cfg *Config, socket string, timeout time.Duration, env []string) (*master, error) {
 	args := []string{
 		// sftp forces these for its own ssh; the master must not
 		// forward anything either.
@@ -137,12 +166,17 @@ func startMaster(cfg *Config, socket string, timeout time.Duration) (*master, er
 		// error for an unknown key, and drops every other debug line.
 		"-o", "LogLevel=DEBUG1",
 	}
-	args = append(args, sshArgs(cfg.Args)...)
-	// After the user's options, so that theirs win (askpass needs
-	// BatchMode=no), as with sftp -b.
+	args = append(append(args, cfg.keepAlive()...), sshArgs(cfg.Args)...)
+	if cfg.Secret != nil {
+		// ssh asks for the secret through askpass, which BatchMode
+		// would rule out; with no terminal and askpass forced, it
+		// still cannot ask anything else of anyone but sftper.
+		args = append(args, "-o", "BatchMode=no")
+	}
+	// After the user's options, so that theirs win, as with sftp -b.
 	args = append(args, "-o", "BatchMode=yes", "-N", "-T", "--", sshDestination(cfg.Destination))
 	cmd := exec.Command(sshProgram(cfg.Program), args...)
-	cmd.Env = childEnv(append(os.Environ(), cfg.Env...))
+	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	errR, errW, err := os.Pipe()
 	if err != nil {
@@ -192,7 +226,7 @@ func startMaster(cfg *Config, socket string, timeout time.Duration) (*master, er
 			if refused {
 				return nil, &errNoSharing{m.said()}
 			}
-			return nil, &ConnError{Msg: "connect failed: " + m.reason()}
+			return nil, &ConnError{Msg: connectFailed(m.reason())}
 		case <-deadline.C:
 			m.stop()
 			msg := fmt.Sprintf("connect timed out after %s", timeout)

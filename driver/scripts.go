@@ -37,19 +37,22 @@ import (
 type Scripts struct {
 	cfg Config
 
-	mu      sync.Mutex
-	idle    *sync.Cond // signalled when a script ends
-	closed  bool
-	link    *link
-	waiting []*Pending       // sent, not yet in a script, in order
-	running *child           // the script running now, if any
-	spares  []*child         // scripts started ahead, waiting for lines
-	live    map[*child]bool  // every sftp running, for Kill
-	masters map[*master]bool // every master running, for Kill
-	killed  bool
-	share   sharing
-	dir     string // private directory for control sockets, once made
-	nsock   int
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when a script ends
+	closed   bool
+	link     *link
+	waiting  []*Pending       // sent, not yet in a script, in order
+	running  *child           // the script running now, if any
+	spares   []*child         // scripts started ahead, waiting for lines
+	live     map[*child]bool  // every sftp running, for Kill
+	masters  map[*master]bool // every master running, for Kill
+	killed   bool
+	noSpares bool // the server refused a spare its session
+	share    sharing
+	askpass  *askpassServer // when there is a secret to give
+	env      []string       // for every ssh: how to reach askpass
+	dir      string         // private directory for control sockets, once made
+	nsock    int
 }
 
 // link is what scripts run over once connected: the master (nil without
@@ -176,7 +179,26 @@ func (s *Scripts) connect() *link {
 			l.err = err
 			return
 		}
-		l.cwd, l.cwdErr, l.err = s.firstScript(l)
+		var connected bool
+		l.cwd, l.cwdErr, l.err, connected = s.firstScript(l)
+		if l.err != nil && !connected && l.master != nil && l.master.alive() {
+			// The master is up but the script never got a session
+			// through it, and the reason stays in the master (ssh
+			// -N prints nothing of a refused subsystem or session).
+			// Once, directly, to learn ssh's own reason, or to find
+			// that the server does not take sessions over a shared
+			// connection.
+			direct := &link{}
+			direct.cwd, direct.cwdErr, direct.err, _ = s.firstScript(direct)
+			if direct.err == nil {
+				s.mu.Lock()
+				s.noSharing("the server refused a session over the shared connection (MaxSessions?)")
+				s.stopMaster(l.master)
+				s.mu.Unlock()
+				l.master = nil
+			}
+			l.cwd, l.cwdErr, l.err = direct.cwd, direct.cwdErr, direct.err
+		}
 		if l.err == nil {
 			s.mu.Lock()
 			if s.link == l {
@@ -194,6 +216,19 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 	if s.share == shareUndecided {
 		s.share = s.decideSharing()
 	}
+	if s.cfg.Secret != nil && s.askpass == nil {
+		a, err := startAskpass(s.cfg.Secret, s.cfg.Log.Printf)
+		var env []string
+		if err == nil {
+			env, err = a.env()
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return &ConnError{Msg: fmt.Sprintf("cannot offer ssh the secret through askpass: %v", err)}
+		}
+		s.askpass, s.env = a, env
+	}
+	env := s.env
 	share := s.share
 	socket := ""
 	if share == shareOurs {
@@ -204,7 +239,7 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 	if share != shareOurs {
 		return nil
 	}
-	m, err := startMaster(&s.cfg, socket, s.cfg.ConnectTimeout)
+	m, err := startMaster(&s.cfg, socket, s.cfg.ConnectTimeout, env)
 	var ns *errNoSharing
 	switch {
 	case errors.As(err, &ns):
@@ -213,11 +248,13 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 		s.mu.Unlock()
 		return nil
 	case err != nil:
-		var ce *ConnError
-		if errors.As(err, &ce) {
-			return ce
+		msg := err.Error()
+		if s.askpass != nil {
+			if m, ok := s.askpass.answers.rejected(); ok {
+				msg = m + "; ssh said: " + strings.TrimPrefix(msg, "authentication failed: ")
+			}
 		}
-		return &ConnError{Msg: "connect failed: " + err.Error()}
+		return &ConnError{Msg: msg}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,15 +269,15 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 
 // decideSharing chooses once how scripts connect. Called with s.mu held.
 func (s *Scripts) decideSharing() sharing {
+	s.cfg.readSettings()
 	if !s.cfg.Share {
 		return shareNone
 	}
-	path, err := userSharing(&s.cfg)
-	if err != nil {
-		s.noSharing(err.Error())
+	if s.cfg.settings == nil {
+		s.noSharing("ssh -G could not read your configuration")
 		return shareNone
 	}
-	if path != "" {
+	if path := s.cfg.userSharing(); path != "" {
 		s.cfg.Log.Printf("batch mode: using the connection sharing of your ssh configuration (ControlPath %s)", path)
 		return shareUsers
 	}
@@ -270,12 +307,12 @@ func (s *Scripts) noSharing(why string) {
 // firstScript checks the link by running the starting-directory steps (cd
 // to the starting directory, pwd) in a script of their own, and reads the
 // working directory from it.
-func (s *Scripts) firstScript(l *link) (string, error, *ConnError) {
+func (s *Scripts) firstScript(l *link) (cwd string, cwdErr error, cerr *ConnError, connected bool) {
 	var steps []*Pending
 	if s.cfg.StartDir != "" {
 		line, err := batch.Chdir(s.cfg.StartDir)
 		if err != nil {
-			return "", nil, &ConnError{Msg: fmt.Sprintf("starting directory %q: %v", s.cfg.StartDir, err)}
+			return "", nil, &ConnError{Msg: fmt.Sprintf("starting directory %q: %v", s.cfg.StartDir, err)}, false
 		}
 		steps = append(steps, newPending(line, s.killScripts))
 	}
@@ -287,13 +324,20 @@ func (s *Scripts) firstScript(l *link) (string, error, *ConnError) {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return "", nil, &ConnError{Msg: "connect failed: " + err.Error()}
+		return "", nil, &ConnError{Msg: "connect failed: " + err.Error()}, false
 	}
 	<-c.ended
+	connected = c.first.err == nil
+	for _, p := range steps {
+		var ce *ConnError
+		if errors.As(p.err, &ce) {
+			return "", nil, ce, connected
+		}
+	}
 	// startDir asks for the same lines, in the same order: answer each
 	// from the script's output.
 	i := 0
-	cwd, cwdErr, err := startDir(&s.cfg, func(string) ([]string, error) {
+	cwd, cwdErr, err = startDir(&s.cfg, func(string) ([]string, error) {
 		p := steps[i]
 		i++
 		select {
@@ -304,13 +348,9 @@ func (s *Scripts) firstScript(l *link) (string, error, *ConnError) {
 		}
 	})
 	if err != nil {
-		var ce *ConnError
-		if errors.As(err, &ce) {
-			return "", nil, ce
-		}
-		return "", nil, &ConnError{Msg: err.Error()}
+		return "", nil, &ConnError{Msg: err.Error()}, connected
 	}
-	return cwd, cwdErr, nil
+	return cwd, cwdErr, nil, connected
 }
 
 // runNext runs every waiting line in one script: a spare if one is ready,
@@ -365,19 +405,26 @@ const spares = 2
 // takeSpare gives lines to the oldest spare that is still alive; nil if
 // there is none. Called with s.mu held.
 func (s *Scripts) takeSpare(lines []*Pending) (*child, error) {
-	for len(s.spares) > 0 {
-		c := s.spares[0]
-		s.spares = s.spares[1:]
+	for i := 0; i < len(s.spares); i++ {
+		c := s.spares[i]
 		// A spare of an older link, or of a master that is gone, dies
 		// with its master: never give it lines.
 		if c.link != s.link || !c.link.master.alive() {
 			c.kill()
+			s.spares = slices.Delete(s.spares, i, i+1)
+			i--
 			continue
 		}
-		if err := c.assign(lines); err == nil {
+		select {
+		case <-c.first.done:
+		default:
+			continue // not connected yet: a fresh script is as quick
+		}
+		s.spares = slices.Delete(s.spares, i, i+1)
+		if c.first.err == nil && c.assign(lines) == nil {
 			return c, nil
 		}
-		// It died while waiting: try the next.
+		i-- // it failed or died while waiting: try the next
 	}
 	return nil, nil
 }
@@ -386,7 +433,7 @@ func (s *Scripts) takeSpare(lines []*Pending) (*child, error) {
 // Called with s.mu held.
 func (s *Scripts) refill() {
 	l := s.link
-	if s.closed || l == nil || l.master == nil || !l.master.alive() {
+	if s.closed || s.noSpares || l == nil || l.master == nil || !l.master.alive() {
 		return
 	}
 	for len(s.spares) < spares {
@@ -409,14 +456,22 @@ func (s *Scripts) launch(l *link) (*child, error) {
 	var extra []string
 	if l != nil && l.master != nil && l.master.alive() {
 		extra = l.master.args()
+	} else {
+		// Connecting on its own: keep-alives, and askpass for the
+		// secret (before sftp's own BatchMode=yes, so that this wins).
+		extra = s.cfg.keepAlive()
+		if s.cfg.Secret != nil {
+			extra = append(extra, "-o", "BatchMode=no")
+		}
 	}
-	c, err := spawn(&s.cfg, true, extra)
+	c, err := spawn(&s.cfg, true, extra, s.env)
 	if err != nil {
 		return nil, err
 	}
 	s.live[c] = true
 	first := newPending("", c.kill)
 	first.connect = true
+	c.first = first
 	text, _ := c.enqueue(first) // cannot fail before the output has ended
 	if _, err := io.WriteString(c.stdin, text); err != nil {
 		c.kill() // settled as a connect failure once the output ends
@@ -443,7 +498,15 @@ func (s *Scripts) launch(l *link) (*child, error) {
 		c.close() // reaped; releases the pipes
 		s.mu.Lock()
 		delete(s.live, c)
-		s.spares = slices.DeleteFunc(s.spares, func(x *child) bool { return x == c })
+		if slices.Contains(s.spares, c) {
+			s.spares = slices.DeleteFunc(s.spares, func(x *child) bool { return x == c })
+			if c.first.err != nil && c.link.master.alive() && !s.noSpares {
+				// The server refused it a session, likely a limit
+				// on sessions per connection: keep to one at a time.
+				s.noSpares = true
+				s.cfg.Log.Printf("batch mode: a script kept ready could not open a session (%v); no longer keeping scripts ready", c.first.err)
+			}
+		}
 		s.mu.Unlock()
 	}()
 	return c, nil
@@ -497,13 +560,16 @@ func (s *Scripts) Close() error {
 	s.mu.Lock()
 	masters := s.masters
 	s.masters = map[*master]bool{}
-	dir := s.dir
+	dir, a := s.dir, s.askpass
 	s.mu.Unlock()
 	for m := range masters {
 		m.stop()
 	}
 	if dir != "" {
 		os.RemoveAll(dir)
+	}
+	if a != nil {
+		a.close()
 	}
 	return nil
 }
@@ -525,7 +591,7 @@ func (s *Scripts) Kill() {
 	}
 	masters := s.masters
 	s.masters = map[*master]bool{}
-	dir := s.dir
+	dir, a := s.dir, s.askpass
 	s.mu.Unlock()
 	for _, c := range children {
 		c.kill()
@@ -535,6 +601,9 @@ func (s *Scripts) Kill() {
 	}
 	if dir != "" {
 		os.RemoveAll(dir)
+	}
+	if a != nil {
+		a.close()
 	}
 }
 

@@ -27,6 +27,8 @@ type Session struct {
 	c      *child // the current child, nil before the first and after a lost one
 	closed bool
 	live   atomic.Pointer[child] // c, readable without mu for Kill
+
+	settingsOnce sync.Once
 }
 
 func (s *Session) setChild(c *child) {
@@ -171,7 +173,8 @@ func (s *Session) Kill() {
 }
 
 func (s *Session) spawn() (*child, error) {
-	c, err := spawn(&s.cfg, false, nil)
+	s.settingsOnce.Do(func() { s.cfg.readSettings() })
+	c, err := spawn(&s.cfg, false, s.cfg.keepAlive(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -204,12 +207,25 @@ func (c *child) handshake() {
 		select {
 		case <-p0.done:
 			if p0.err != nil {
-				c.connErr = &ConnError{Msg: "connect failed: " + c.lostReason}
+				msg := connectFailed(c.lostReason)
+				if m, ok := c.answers.rejected(); ok {
+					msg = m + "; ssh said: " + c.lostReason
+				}
+				c.connErr = &ConnError{Msg: msg}
 				return
 			}
 			connected = true
 		case <-c.tty.notify:
 			if p, ok := DetectPrompt(c.tty.text()); ok {
+				if reply, ok := c.answers.answer(p); ok {
+					c.tty.answer(reply)
+					quiet.Stop()
+					continue
+				}
+				if msg, ok := c.answers.rejected(); ok {
+					fail(msg)
+					return
+				}
 				if p.Kind != PromptOther {
 					fail(refusal(p))
 					return
@@ -305,7 +321,7 @@ func refusal(p Prompt) string {
 			acceptAdvice + ". ssh said: " + p.Text
 	case PromptPassword, PromptPassphrase:
 		return fmt.Sprintf("authentication failed: ssh asked for a %s (%q), and sftper has none to give; "+
-			"use a key or an ssh-agent", p.Kind, p.Text)
+			"use a key or an ssh-agent, or give it with --password-file or SFTPER_PASSWORD", p.Kind, p.Text)
 	}
 	return fmt.Sprintf("ssh asked a question sftper does not answer: %q", p.Text)
 }

@@ -75,3 +75,16 @@ func (t *ttyWatch) connected() {
 }
 
 func (t *ttyWatch) close() { t.f.Close() }
+
+// answer types reply and Enter on the terminal, for the question ssh is
+// waiting on, and forgets what ssh wrote so far: the next question is
+// judged on its own. (ssh has turned echo off before asking.)
+func (t *ttyWatch) answer(reply []byte) {
+	t.mu.Lock()
+	t.buf = nil
+	t.mu.Unlock()
+	line := make([]byte, 0, len(reply)+1)
+	line = append(append(line, reply...), '\n')
+	t.f.Write(line)
+	clear(line)
+}
