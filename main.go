@@ -15,6 +15,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,11 @@ const version = "0.1.0"
 const window = 64
 
 func main() {
+	if sock := os.Getenv(driver.AskpassEnv); sock != "" {
+		// ssh runs sftper as its askpass helper in batch mode; see
+		// driver/askpass.go.
+		os.Exit(driver.Askpass(sock, strings.Join(os.Args[1:], " "), os.Stdout))
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -49,6 +55,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "sftper %s\n", version)
 		return 0
 	}
+	secret, err := readSecret(o.passwordFile, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sftper: %v\n", err)
+		return 2
+	}
 
 	logger := log.New(stderr, "sftper: ", 0)
 	cfg := driver.Config{
@@ -58,6 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		StartDir:       o.startDir,
 		ConnectTimeout: o.connectTimeout,
 		Share:          true,
+		Secret:         secret,
 		Log:            logger,
 	}
 	var sess driver.Conn

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/google/shlex"
 
+	"github.com/sftper/sftper/driver"
 	"github.com/sftper/sftper/proto"
 )
 
@@ -35,6 +38,9 @@ sftper options:
                                like a shell would (default: sftp from PATH;
                                also $SFTPER_SFTP_COMMAND)
   --connect-timeout DURATION   bound on connecting, e.g. 30s (default 30s)
+  --password-file FILE         the password or key passphrase to give ssh when
+                               it asks (FILE must not be readable by others;
+                               also $SFTPER_PASSWORD; the file wins)
   --mode session|batch         session (default): one persistent sftp on a
                                pseudo-terminal; batch: each request as a
                                generated "sftp -b" script (BatchMode=yes),
@@ -48,7 +54,8 @@ type options struct {
 	framing        proto.Framing
 	program        []string
 	connectTimeout time.Duration
-	batch          bool   // --mode batch
+	batch          bool // --mode batch
+	passwordFile   string
 	destination    string // as sftp takes it, without a path
 	startDir       string
 	help, version  bool
@@ -84,7 +91,7 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				o.help = true
 			case "version":
 				o.version = true
-			case "framing", "sftp-command", "connect-timeout", "mode":
+			case "framing", "sftp-command", "connect-timeout", "mode", "password-file":
 				val, err := value("--"+name, v, has)
 				if err != nil {
 					return nil, err
@@ -100,6 +107,11 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 					if o.connectTimeout, err = parseTimeout(val); err != nil {
 						return nil, err
 					}
+				case "password-file":
+					if val == "" {
+						return nil, errors.New("--password-file needs a file name")
+					}
+					o.passwordFile = val
 				case "mode":
 					switch val {
 					case "session":
@@ -214,4 +226,47 @@ func parseDestination(d string) (dest, dir string, err error) {
 		return "", "", fmt.Errorf("bad DESTINATION %q (want sftp://[user@]host[:port][/dir] or [user@]host)", d)
 	}
 	return d, "", nil
+}
+
+// readSecret reads the password or passphrase for ssh: from the file given
+// with --password-file, which must be a regular file that only its owner
+// can read or write (as ssh demands of private keys), else from
+// $SFTPER_PASSWORD. One trailing newline is not part of it. The variable
+// is removed from sftper's environment either way, so that no child
+// inherits it.
+func readSecret(file string, getenv func(string) string) (*driver.Secret, error) {
+	env := getenv("SFTPER_PASSWORD")
+	os.Unsetenv("SFTPER_PASSWORD")
+	var secret []byte
+	var source string
+	switch {
+	case file != "":
+		fi, err := os.Stat(file)
+		if err != nil {
+			return nil, fmt.Errorf("password file: %v", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("password file %s is not a regular file", file)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("password file %s has mode %04o: others may read it; chmod 600 it first", file, perm)
+		}
+		if secret, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("password file: %v", err)
+		}
+		source = "password from --password-file " + file
+	case env != "":
+		secret, source = []byte(env), "password from SFTPER_PASSWORD"
+	default:
+		return nil, nil
+	}
+	secret = bytes.TrimSuffix(secret, []byte("\n"))
+	secret = bytes.TrimSuffix(secret, []byte("\r"))
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("the %s is empty", source)
+	}
+	if bytes.ContainsAny(secret, "\n\r\x00") {
+		return nil, fmt.Errorf("the %s holds more than one line", source)
+	}
+	return driver.NewSecret(secret, source), nil
 }
