@@ -142,8 +142,13 @@ func TestBatchMasterCleanup(t *testing.T) {
 	})
 
 	t.Run("master crashes", func(t *testing.T) {
+		off := server.LogOffset()
 		s, tmp := batchSftper(t, server)
 		s.must("ok", listdir("."))
+		// Let the spare scripts finish connecting through the master:
+		// one still connecting when the master dies would, as ssh
+		// does with a dead control socket, log in on its own.
+		waitSessions(t, server, off, 4) // the first script, the request, two spares
 		before := logins(server)
 		pid := masterOf(t, s)
 		if pid == 0 {
@@ -234,4 +239,19 @@ func TestBatchUsesTheUsersSharing(t *testing.T) {
 		t.Errorf("stderr does not say whose sharing is used:\n%s", s.p.Stderr())
 	}
 	clean(t, tmp)
+}
+
+// waitSessions waits until the server's log, after offset off, shows n
+// SFTP sessions started.
+func waitSessions(t *testing.T, s *sshdtest.Server, off int64, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(reqTimeout); ; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(s.LogFile)
+		if off <= int64(len(b)) && strings.Count(string(b[off:]), "subsystem 'sftp'") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d sftp sessions on the server", n)
+		}
+	}
 }
