@@ -247,10 +247,16 @@ func (c *child) routeLine(ln string) {
 	c.qmu.Lock()
 	if len(c.queue) == 0 {
 		c.qmu.Unlock()
-		// Between commands: "Connection closed." when the transport
-		// dies, or a late warning.
+		// Between commands: a late warning, or "Connection closed."
+		// when ssh has exited (the server restarted, the connection
+		// was cut). sftp itself would only notice at its next
+		// command, which would fail; ending it now lets the next
+		// command start a fresh session instead.
 		if m := batch.DecodeMessage(ln); m != "" {
 			c.cfg.Log.Printf("sftp: %s", m)
+			if m == "Connection closed." && !c.script {
+				c.stop("connection lost: ssh exited between commands")
+			}
 		}
 		return
 	}

@@ -320,3 +320,37 @@ func testServerDiesMidTransfer(t *testing.T, m mode) {
 		t.Errorf("%d logins, want 2 (before and after the restart)", n)
 	}
 }
+
+// TestDropBetweenCommands: a connection lost while idle (the server
+// restarted) is made again by the next request, which succeeds.
+func TestDropBetweenCommands(t *testing.T) { eachMode(t, testDropBetweenCommands) }
+
+func testDropBetweenCommands(t *testing.T, m mode) {
+	server := startServer(t, sshdtest.Options{})
+	s := start(t, runOpts{mode: m, framing: client.Text, server: server}, "-F", server.SSHConfig, sshdtest.Alias)
+	s.must("ok", listdir("."))
+	before := children(t, s.p.Pid())
+	if err := server.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// ssh notices at once that its connection is gone.
+	for pid, name := range before {
+		if name != "ssh" {
+			continue
+		}
+		for deadline := time.Now().Add(reqTimeout); sshdtest.Alive(pid); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("ssh did not notice the server going away")
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // and sftp hears of it
+	checkListing(t, s.must("ok", listdir(".")), server.Home)
+	s.finish()
+	if n := server.Logins(); n != 2 {
+		t.Errorf("%d logins, want 2 (before and after the restart)", n)
+	}
+}
