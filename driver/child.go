@@ -58,7 +58,8 @@ type child struct {
 
 // spawn starts sftp: with the user's program and options, extra options of
 // sftper's own in front of them (so that they win, as ssh keeps the first
-// value of an option), and for a script "-b -" after them (so that a
+// value of an option), sftper's keep-alive defaults behind them (so that
+// the user's win), and for a script "-b -" after those (so that a
 // BatchMode the user sets wins over the one -b implies).
 func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 	prog := cfg.Program
@@ -66,6 +67,8 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 		prog = []string{"sftp"}
 	}
 	args := append(append(append([]string{}, prog[1:]...), extra...), cfg.Args...)
+	// Defaults of sftper's that the user's own options override.
+	args = append(args, cfg.keepAlive()...)
 	if script {
 		args = append(args, "-b", "-")
 	}

@@ -120,6 +120,13 @@ func (cfg *Config) keepAlive() []string {
 	if cfg.settings == nil || cfg.settings["serveraliveinterval"] != "0" {
 		return nil
 	}
+	for i, a := range cfg.Args {
+		// -o ServerAliveInterval=0 on sftper's command line: the
+		// user's explicit choice of none.
+		if i > 0 && cfg.Args[i-1] == "-o" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a)), "serveraliveinterval") {
+			return nil
+		}
+	}
 	return []string{"-o", "ServerAliveInterval=" + aliveInterval, "-o", "ServerAliveCountMax=" + aliveCount}
 }
 
@@ -166,7 +173,7 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 		// error for an unknown key, and drops every other debug line.
 		"-o", "LogLevel=DEBUG1",
 	}
-	args = append(append(args, cfg.keepAlive()...), sshArgs(cfg.Args)...)
+	args = append(append(args, sshArgs(cfg.Args)...), cfg.keepAlive()...)
 	if cfg.Secret != nil {
 		// ssh asks for the secret through askpass, which BatchMode
 		// would rule out; with no terminal and askpass forced, it

@@ -457,11 +457,10 @@ func (s *Scripts) launch(l *link) (*child, error) {
 	if l != nil && l.master != nil && l.master.alive() {
 		extra = l.master.args()
 	} else {
-		// Connecting on its own: keep-alives, and askpass for the
-		// secret (before sftp's own BatchMode=yes, so that this wins).
-		extra = s.cfg.keepAlive()
+		// Connecting on its own: askpass for the secret (before
+		// sftp's own BatchMode=yes, so that this wins).
 		if s.cfg.Secret != nil {
-			extra = append(extra, "-o", "BatchMode=no")
+			extra = []string{"-o", "BatchMode=no"}
 		}
 	}
 	c, err := spawn(&s.cfg, true, extra, s.env)

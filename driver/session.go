@@ -174,7 +174,7 @@ func (s *Session) Kill() {
 
 func (s *Session) spawn() (*child, error) {
 	s.settingsOnce.Do(func() { s.cfg.readSettings() })
-	c, err := spawn(&s.cfg, false, s.cfg.keepAlive(), nil)
+	c, err := spawn(&s.cfg, false, nil, nil)
 	if err != nil {
 		return nil, err
 	}

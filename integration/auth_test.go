@@ -364,6 +364,7 @@ func testKeepAlives(t *testing.T, m mode) {
 	}{
 		{"config sets none", nil, true},
 		{"user sets one", []string{"-o", "ServerAliveInterval=7"}, false},
+		{"user turns them off", []string{"-o", "ServerAliveInterval=0"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := start(t, runOpts{mode: m, framing: client.Text}, append(tc.extra, defaultArgs()...)...)
