@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sftper/sftper/integration/client"
 	"github.com/sftper/sftper/integration/sshdtest"
@@ -415,4 +417,49 @@ func testPortsAndUsers(t *testing.T, m mode) {
 			s.finish()
 		})
 	}
+}
+
+// TestAgent: a key held by ssh-agent (SSH_AUTH_SOCK) just works, as it
+// does for sftp.
+func TestAgent(t *testing.T) { eachMode(t, testAgent) }
+
+func testAgent(t *testing.T, m mode) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); !exists(sock); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ssh-agent did not start")
+		}
+	}
+	add := exec.Command("ssh-add", srv.KeyFile)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	// The server's configuration without its key file: only the agent
+	// holds the key.
+	b, err := os.ReadFile(srv.SSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, ln := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(ln); len(f) > 0 && (f[0] == "IdentityFile" || f[0] == "IdentitiesOnly" || f[0] == "IdentityAgent") {
+			continue
+		}
+		lines = append(lines, ln)
+	}
+	config := filepath.Join(t.TempDir(), "ssh_config")
+	if err := os.WriteFile(config, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir() // no ~/.ssh keys of the user running the tests
+	s := start(t, runOpts{mode: m, framing: client.Text, env: []string{"SSH_AUTH_SOCK=" + sock, "HOME=" + home}},
+		"-F", config, "-o", "IdentitiesOnly=no", sshdtest.Alias)
+	checkListing(t, s.must("ok", listdir(".")), srv.Home)
+	s.finish()
 }
