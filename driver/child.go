@@ -298,9 +298,16 @@ func (c *child) settle(queue []*Pending, reason string) {
 		var ee *exec.ExitError
 		if errors.As(c.status, &ee) && ee.ExitCode() == 1 {
 			head := queue[0]
-			if len(batch.Messages(head.lines)) == 0 {
+			why := strings.Join(batch.Messages(head.lines), "; ")
+			if why == "" {
 				head.err = fmt.Errorf("sftp stopped at %q with status 1 without saying why", head.line)
+				why = head.err.Error()
 			}
+			// Which line of the script failed, for whoever reads the
+			// log; the request's own result carries sftp's reason.
+			steps := c.seq - 1 // the first marker is not a step
+			c.cfg.Log.Printf("batch: script step %d of %d failed and sftp stopped there (%s); %d later step(s) go to the next script",
+				steps-len(queue)+1, steps, why, len(queue)-1)
 			close(head.done)
 			c.unrun = queue[1:]
 			return

@@ -1,9 +1,11 @@
 package driver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -309,7 +311,8 @@ func TestResolveJoinsTheWorkingDirectory(t *testing.T) {
 // script; it alone gets the failure, and the lines queued after it run in
 // the next script, in order.
 func TestScriptStopsAtTheFailingLine(t *testing.T) {
-	s, starts := fakeConn(t, "ok", Config{}, true)
+	var logged bytes.Buffer
+	s, starts := fakeConn(t, "ok", Config{Log: log.New(&logged, "", 0)}, true)
 	ctx := context.Background()
 	if _, err := Run(ctx, s, "say warm"); err != nil { // connected, first scripts done
 		t.Fatal(err)
@@ -345,6 +348,12 @@ func TestScriptStopsAtTheFailingLine(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	// The log says which step of which script failed.
+	for _, w := range []string{`failed and sftp stopped there (remote open "/x": Permission denied)`, `stopped at "silentfail"`} {
+		if !strings.Contains(logged.String(), w) {
+			t.Errorf("log %q does not contain %q", logged.String(), w)
+		}
 	}
 	// At least one script per failure and one for the rest: 2 + 3 (the
 	// warm-up's two, then a..err, b..silentfail, c), or more if the lines
