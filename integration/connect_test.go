@@ -31,36 +31,47 @@ func timed(s *sftper, r any) (client.Result, time.Duration) {
 func TestHostKeyPrompt(t *testing.T) { eachMode(t, testHostKeyPrompt) }
 
 func testHostKeyPrompt(t *testing.T, m mode) {
-	config, kh, err := srv.HostKeyPromptConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, runOpts{mode: m, framing: client.Text}, "-F", config, sshdtest.Alias)
-	for i := range 2 { // and again: each attempt is refused the same way
-		res, took := timed(s, listdir("."))
-		if res.Status != "error" {
-			t.Fatalf("attempt %d: %s, want error", i, res.Raw)
-		}
-		// A session sees ssh's question and quotes it; ssh in batch
-		// mode never asks, and sftper names the key ssh was offered.
-		want := []string{"never", "SHA256:", "ssh-keyscan", "accept-new"}
-		if m == session {
-			want = append(want, "The authenticity of host")
-		} else {
-			want = append(want, "host key is not known", "Host key verification failed")
-		}
-		for _, w := range want {
-			if !strings.Contains(res.Message, w) {
-				t.Errorf("attempt %d: message %q does not contain %q", i, res.Message, w)
+	// With a secret to give too: in batch mode ssh then asks the host-key
+	// question through askpass, which must refuse it just the same.
+	for _, secret := range []bool{false, true} {
+		t.Run("secret "+strconv.FormatBool(secret), func(t *testing.T) {
+			config, kh, err := srv.HostKeyPromptConfig()
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if took > promptBound {
-			t.Errorf("attempt %d took %v, want < %v", i, took, promptBound)
-		}
-	}
-	s.finish()
-	if b, err := os.ReadFile(kh); err != nil || len(b) != 0 {
-		t.Errorf("known_hosts now holds %q (%v); want it untouched (empty)", b, err)
+			o := runOpts{mode: m, framing: client.Text}
+			if secret {
+				o.env = []string{"SFTPER_PASSWORD=yes"}
+			}
+			s := start(t, o, "-F", config, sshdtest.Alias)
+			for i := range 2 { // and again: each attempt is refused the same way
+				res, took := timed(s, listdir("."))
+				if res.Status != "error" {
+					t.Fatalf("attempt %d: %s, want error", i, res.Raw)
+				}
+				// A session sees ssh's question and quotes it; ssh in
+				// batch mode asks none that sftper would answer, and
+				// sftper names the key ssh was offered.
+				want := []string{"never", "SHA256:", "ssh-keyscan", "accept-new"}
+				if m == session {
+					want = append(want, "The authenticity of host")
+				} else {
+					want = append(want, "host key is not known", "Host key verification failed")
+				}
+				for _, w := range want {
+					if !strings.Contains(res.Message, w) {
+						t.Errorf("attempt %d: message %q does not contain %q", i, res.Message, w)
+					}
+				}
+				if took > promptBound {
+					t.Errorf("attempt %d took %v, want < %v", i, took, promptBound)
+				}
+			}
+			s.finish()
+			if b, err := os.ReadFile(kh); err != nil || len(b) != 0 {
+				t.Errorf("known_hosts now holds %q (%v); want it untouched (empty)", b, err)
+			}
+		})
 	}
 }
 
