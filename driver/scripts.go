@@ -18,7 +18,8 @@ import (
 
 // Scripts is batch mode: every command line runs in a generated `sftp -b -`
 // script, so OpenSSH's batch semantics hold: ssh runs with BatchMode=yes
-// (it never stops to ask anything), and sftp stops a script at the first
+// and no terminal (it never stops to ask anything; given a secret, it asks
+// sftper alone, through askpass), and sftp stops a script at the first
 // line that fails, with status 1.
 //
 // A script holds the lines that are waiting when it starts: one request's,
