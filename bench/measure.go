@@ -104,14 +104,32 @@ func timeProcess(cmd *exec.Cmd, consume consumer) (measurement, error) {
 	werr := waitExited(pid)
 	m.wall = time.Since(start)
 	close(stop)
-	var names []string
 	samples := <-sampled
 	m.treeRSS = samples.treePeak
+	// Per program name: the highest peak, and how many processes ran it
+	// (batch mode runs many sftp).
+	type prog struct {
+		n   int
+		hwm int64
+	}
+	progs := map[string]*prog{}
 	for p, s := range samples.procs {
 		if p == pid {
 			m.ownRSS = s.hwm
 		}
-		names = append(names, fmt.Sprintf("%s %.1f", s.name, mib(s.hwm)))
+		if progs[s.name] == nil {
+			progs[s.name] = &prog{}
+		}
+		progs[s.name].n++
+		progs[s.name].hwm = max(progs[s.name].hwm, s.hwm)
+	}
+	var names []string
+	for name, p := range progs {
+		if p.n == 1 {
+			names = append(names, fmt.Sprintf("%s %.1f", name, mib(p.hwm)))
+		} else {
+			names = append(names, fmt.Sprintf("%s %.1f (%d of them, highest)", name, mib(p.hwm), p.n))
+		}
 	}
 	slices.Sort(names)
 	m.procs = strings.Join(names, ", ")

@@ -33,7 +33,7 @@ func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
 		if !judged {
 			v, got = "not judged", "not in this run"
 		}
-		fmt.Printf("  %-6s  %-62s  %s\n", v, target, got)
+		fmt.Printf("  %-10s  %-62s  %s\n", v, target, got)
 	}
 	// ratio is a's median over b's, for workload num.
 	ratio := func(num int, a, b string) (float64, bool) {
