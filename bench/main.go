@@ -130,7 +130,8 @@ func runCleanups() {
 
 func run(o options) error {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	// SIGPIPE too: `go run . | head` must not leave sshd's directory behind.
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 	go func() {
 		s := <-sigs
 		fmt.Fprintf(os.Stderr, "bench: %v, cleaning up\n", s)
