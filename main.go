@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -102,7 +103,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		os.Exit(128 + int(stopSig.(syscall.Signal)))
 	}()
 
-	code := serve(ctx, proto.NewCodec(stdin, stdout, o.framing), sess, logger)
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	code := serve(ctx, proto.NewCodec(stdin, resultWriter{out}, o.framing), out, sess, logger)
 	if ctx.Err() != nil {
 		sess.Kill()
 		return 128 + int(stopSig.(syscall.Signal))
@@ -131,21 +133,36 @@ type entry struct {
 // (as far as driver.MayOverlap allows), so that sftp never sits idle
 // waiting for sftper between commands; results are written strictly in
 // request order.
-func serve(ctx context.Context, codec proto.Codec, sess driver.Conn, logger *log.Logger) int {
-	reads := make(chan read, window) // read and decode ahead without a hand-off per request
+//
+// Every hand-off between goroutines costs a wake-up, and with sftp, ssh
+// and sshd on the same few cores those add up to a measurable share of a
+// burst of small requests. So the reader hands over every request already
+// buffered at once, and results are written out only when serve is about
+// to wait.
+func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess driver.Conn, logger *log.Logger) int {
+	reads := make(chan []read, 1)
 	go func() {
 		for {
-			req, err := codec.ReadRequest()
-			reads <- read{req, err}
-			var bad *proto.BadRequest
-			if err != nil && !errors.As(err, &bad) {
-				return
+			var batch []read
+			for {
+				req, err := codec.ReadRequest()
+				batch = append(batch, read{req, err})
+				var bad *proto.BadRequest
+				if err != nil && !errors.As(err, &bad) {
+					reads <- batch
+					return
+				}
+				if len(batch) == window || !codec.Ready() {
+					break
+				}
 			}
+			reads <- batch
 		}
 	}()
 
 	var queue []entry
-	var final error // what ended the input, once it has
+	var unread []read // read, not begun yet
+	var final error   // what ended the input, once it has
 	stopping := ctx.Done()
 	code := 0
 	// answer writes the oldest result, waiting for it.
@@ -167,9 +184,36 @@ func serve(ctx context.Context, codec proto.Codec, sess driver.Conn, logger *log
 		}
 		return true
 	}
+	// begin starts one request that was read.
+	begin := func(r read) bool {
+		var bad *proto.BadRequest
+		switch {
+		case r.err == nil:
+			for len(queue) > 0 && !driver.MayOverlap(ops(queue), r.req.Op) {
+				if !answer() {
+					return false
+				}
+			}
+			queue = append(queue, entry{id: r.req.ID, call: driver.Begin(ctx, sess, r.req.Op)})
+		case errors.As(r.err, &bad):
+			queue = append(queue, entry{id: bad.ID, resp: bad.Response()})
+		default:
+			final = r.err
+		}
+		return true
+	}
 	for {
+		stop := final != nil || ctx.Err() != nil
+		if len(unread) > 0 && !stop && len(queue) < window {
+			r := unread[0]
+			unread = unread[1:]
+			if !begin(r) {
+				return code
+			}
+			continue
+		}
 		in := reads
-		if final != nil || ctx.Err() != nil || len(queue) >= window {
+		if len(unread) > 0 || stop {
 			in = nil
 		}
 		var head <-chan struct{}
@@ -184,22 +228,27 @@ func serve(ctx context.Context, codec proto.Codec, sess driver.Conn, logger *log
 		} else if in == nil {
 			break
 		}
+		// Take what is ready without waiting; before waiting, write the
+		// results out.
+		var batch []read
 		select {
-		case r := <-in:
-			var bad *proto.BadRequest
-			switch {
-			case r.err == nil:
-				for len(queue) > 0 && !driver.MayOverlap(ops(queue), r.req.Op) {
-					if !answer() {
-						return code
-					}
-				}
-				queue = append(queue, entry{id: r.req.ID, call: driver.Begin(ctx, sess, r.req.Op)})
-			case errors.As(r.err, &bad):
-				queue = append(queue, entry{id: bad.ID, resp: bad.Response()})
-			default:
-				final = r.err
+		case batch = <-in:
+			unread = batch
+			continue
+		case <-head:
+			if !answer() {
+				return code
 			}
+			continue
+		default:
+		}
+		if err := out.Flush(); err != nil {
+			logger.Printf("writing a result: %v; stopping", err)
+			return 1
+		}
+		select {
+		case batch = <-in:
+			unread = batch
 		case <-head:
 			if !answer() {
 				return code
@@ -218,8 +267,18 @@ func serve(ctx context.Context, codec proto.Codec, sess driver.Conn, logger *log
 		logger.Printf("reading requests: %v", final)
 		code = 1
 	}
+	if err := out.Flush(); err != nil && code == 0 {
+		logger.Printf("writing a result: %v; stopping", err)
+		code = 1
+	}
 	return code
 }
+
+// resultWriter buffers results; serve flushes it before it waits. It has
+// no Flush method of its own, so the codec does not flush every result.
+type resultWriter struct{ w *bufio.Writer }
+
+func (r resultWriter) Write(b []byte) (int, error) { return r.w.Write(b) }
 
 func ops(queue []entry) []proto.Op {
 	out := make([]proto.Op, 0, len(queue))

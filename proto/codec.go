@@ -31,6 +31,10 @@ type Codec interface {
 	// It refuses a response with an unknown Status or whose Data cannot be
 	// encoded as JSON, writing nothing.
 	WriteResponse(*Response) error
+	// Ready reports whether the next ReadRequest would return without
+	// reading from the input: a whole request is already buffered, or
+	// the stream has broken. False when in doubt.
+	Ready() bool
 }
 
 // readBufSize is the size of the read buffer. Requests up to this size are
@@ -123,6 +127,30 @@ func (c *codec) readRequest() (*Request, error) {
 		c.big = nil
 	}
 	return req, err
+}
+
+func (c *codec) Ready() bool {
+	if c.broken != nil {
+		return true
+	}
+	b, _ := c.r.Peek(c.r.Buffered())
+	switch Framing(c.framing.Load()) {
+	case FramingText:
+		// A line with something on it (blank lines are skipped).
+		for {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return false
+			}
+			if len(bytes.Trim(b[:i], " \t\r")) > 0 {
+				return true
+			}
+			b = b[i+1:]
+		}
+	case FramingBinary:
+		return len(b) >= 4 && uint64(len(b)) >= 4+uint64(binary.BigEndian.Uint32(b))
+	}
+	return false
 }
 
 // readError turns an error from r into what ReadRequest returns.

@@ -759,3 +759,43 @@ func TestReadWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// TestReady: Ready is true exactly when ReadRequest would not read more.
+func TestReady(t *testing.T) {
+	frame := func(s string) string {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(len(s)))
+		return string(b[:]) + s
+	}
+	req := `{"command":"LISTDIR","args":{"path":"."}}`
+	for _, tc := range []struct {
+		name   string
+		f      Framing
+		input  string
+		before bool // Ready after reading the first request
+	}{
+		{"text, another line", FramingText, req + "\n" + req + "\n", true},
+		{"text, half a line", FramingText, req + "\n" + req[:10], false},
+		{"text, only blank lines", FramingText, req + "\n\n \r\n\t\n", false},
+		{"text, blank then a line", FramingText, req + "\n\n" + req + "\n", true},
+		{"text, nothing", FramingText, req + "\n", false},
+		{"binary, another frame", FramingBinary, frame(req) + frame(req), true},
+		{"binary, a header only", FramingBinary, frame(req) + frame(req)[:4], false},
+		{"binary, half a frame", FramingBinary, frame(req) + frame(req)[:20], false},
+		{"binary, half a header", FramingBinary, frame(req) + frame(req)[:2], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A pipe: nothing more arrives, so a read would block.
+			r, w := io.Pipe()
+			defer w.Close()
+			go w.Write([]byte(tc.input))
+			c := NewCodec(r, io.Discard, tc.f)
+			if _, err := c.ReadRequest(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Ready(); got != tc.before {
+				t.Errorf("Ready() = %v, want %v", got, tc.before)
+			}
+		})
+	}
+}
