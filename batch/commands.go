@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Put uploads local to remote. A remote that is an existing directory
@@ -71,6 +72,11 @@ type Listing struct {
 	Dir  string // as requested
 	Line string // the sftp command line
 	tag  string
+
+	// What Add has read so far.
+	now     time.Time
+	entries []Entry
+	err     error
 }
 
 // tagSteps is how many "/" or "/." steps the random chain has: 2^40 chains.

@@ -46,16 +46,52 @@ var longLine = regexp.MustCompile(
 // returned. Error lines (sftp's own messages) are not entries either; the
 // caller looks for them first.
 func (l *Listing) Parse(lines []string, now time.Time) ([]Entry, error) {
-	entries := make([]Entry, 0, len(lines))
+	l.now, l.entries, l.err = now, nil, nil
 	for _, ln := range lines {
-		e, err := l.parseLine(ln, now)
-		if err != nil {
-			return nil, err
-		}
-		if e.Name == "." || e.Name == ".." {
-			continue
-		}
-		entries = append(entries, e)
+		l.add(ln)
+	}
+	return l.Result()
+}
+
+// Add takes the lines of a listing one by one as sftp prints them, so that
+// only the entries are kept, never the whole text. It reports whether it
+// consumed the line: a message line (ending in CR, see Messages) is left to
+// the caller, which checks for messages before calling Result. The first
+// line sets the time the listing was made.
+func (l *Listing) Add(ln string) bool {
+	if strings.HasSuffix(ln, "\r") {
+		return false
+	}
+	if l.now.IsZero() {
+		l.now = time.Now()
+	}
+	l.add(ln)
+	return true
+}
+
+func (l *Listing) add(ln string) {
+	if l.err != nil {
+		return
+	}
+	e, err := l.parseLine(ln, l.now)
+	switch {
+	case err != nil:
+		l.err = err
+		l.entries = nil
+	case e.Name != "." && e.Name != "..":
+		l.entries = append(l.entries, e)
+	}
+}
+
+// Result returns the entries added so far, sorted by name, or the reason
+// the listing cannot be read (see Parse).
+func (l *Listing) Result() ([]Entry, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	entries := l.entries
+	if entries == nil {
+		entries = []Entry{}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	return entries, nil
@@ -65,9 +101,11 @@ func (l *Listing) parseLine(ln string, now time.Time) (Entry, error) {
 	bad := func(reason string) (Entry, error) {
 		return Entry{}, &UnreadableEntryError{Line: l.Clean(ln), Reason: reason}
 	}
-	m := longLine.FindStringSubmatch(ln)
-	if m == nil {
-		return bad("not an sftp long-format line (a name with a newline in it prints like this)")
+	m, ok := l.fields(ln)
+	if !ok {
+		if m = longLine.FindStringSubmatch(ln); m == nil {
+			return bad("not an sftp long-format line (a name with a newline in it prints like this)")
+		}
 	}
 	display := m[8]
 	slash := strings.LastIndexByte(display, '/')
@@ -95,6 +133,61 @@ func (l *Listing) parseLine(ln string, now time.Time) (Entry, error) {
 	}
 	return Entry{Name: name, Size: size, Mtime: mtime.Unix(), Mode: mode}, nil
 }
+
+// fields splits an entry line the quick way, into what longLine's groups
+// would hold, when the line shows the listed directory exactly as given:
+// "MODE  NLINK OWNER GROUP SIZE Mon DD HH:MM DIR" + tag + "/" + name. The
+// tag cannot occur in a name (it is random), so it marks where the name
+// starts; the fields before the directory are then read from the right,
+// which lets owner and group hold spaces. Anything else (a directory name
+// sftp prints escaped, a forged line) is left to the regexp, which reads
+// the same fields from every ordinary line, at many times the cost on long
+// listings (it backtracks over the owner and the path).
+func (l *Listing) fields(ln string) ([]string, bool) {
+	at := strings.Index(ln, l.tag+"/")
+	if at < 0 {
+		return nil, false
+	}
+	head, ok := strings.CutSuffix(ln[:at], " "+l.Dir)
+	// head: "MODE  NLINK OWNER GROUP SIZE Mon DD HH:MM" (or " YYYY").
+	if !ok || len(head) < 10+2+1+1+12 {
+		return nil, false
+	}
+	date := head[len(head)-12:]
+	rest := head[:len(head)-12]
+	if date[3] != ' ' || date[6] != ' ' || !strings.HasSuffix(rest, " ") {
+		return nil, false
+	}
+	mon, day, clock := date[:3], date[4:6], date[7:]
+	rest = rest[:len(rest)-1]
+	sp := strings.LastIndexByte(rest, ' ')
+	if sp < 0 {
+		return nil, false
+	}
+	size := rest[sp+1:]
+	rest = strings.TrimRight(rest[:sp], " ")
+	// rest: "MODE  NLINK OWNER GROUP"
+	if len(rest) < 13 || rest[10] != ' ' || rest[11] != ' ' {
+		return nil, false
+	}
+	mode := rest[:10]
+	rest = strings.TrimLeft(rest[10:], " ")
+	sp = strings.IndexByte(rest, ' ')
+	if sp <= 0 {
+		return nil, false
+	}
+	nlink, owners := rest[:sp], rest[sp+1:]
+	m := []string{ln, mode, nlink, owners, size, mon, day, clock, ln[at-len(l.Dir):]}
+	// The same checks as longLine's, so that both accept the same lines.
+	if !quickLine.MatchString(m[1] + " " + m[4] + " " + m[5] + " " + m[6] + " " + m[7]) {
+		return nil, false
+	}
+	return m, true
+}
+
+// quickLine checks the fields fields cut out: mode, size and date, as
+// longLine wants them.
+var quickLine = regexp.MustCompile(`^[-dlpscbw?][-rwxsStT]{9} \d+ [A-Z][a-z]{2} [ 1-3][0-9] ([ 0-9][0-9]:[0-9]{2}| [0-9]{4})$`)
 
 // DecodePrinted recovers text (a name, a path) that sftp printed on its
 // standard output, or says why it cannot be recovered exactly; see

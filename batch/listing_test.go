@@ -511,3 +511,53 @@ func FuzzParseListing(f *testing.F) {
 		}
 	})
 }
+
+// TestQuickFieldsAgreeWithTheRegexp: the quick split of an entry line gives
+// what longLine's groups hold, for owners and groups with spaces, every
+// date form, sizes, and names that look like fields; and it declines what
+// it cannot read, leaving it to the regexp.
+func TestQuickFieldsAgreeWithTheRegexp(t *testing.T) {
+	l := listingWithTag(t, "/srv/a dir  Nov 25 12:00 x", "//././")
+	var lines []string
+	for _, owner := range []string{"0        0", "root     root", "a b      c d", "1000     1 2"} {
+		for _, date := range []string{"Nov 25 12:00", "Jan  1  2021", "Dec 31 23:59", "Feb  3 01:02"} {
+			for _, name := range []string{"plain", " lead", "trail ", "x 12 Nov 25 12:00 y", "-rw-r--r--  1 0 0 5 Nov 25 12:00 z", `back\\slash`} {
+				for _, size := range []string{"0", "12345678901"} {
+					lines = append(lines, fmt.Sprintf("-rw-r--r--    1 %s %12s %s %s%s/%s", owner, size, date, l.Dir, l.tag, name))
+				}
+			}
+		}
+	}
+	quick := 0
+	for _, ln := range lines {
+		want := longLine.FindStringSubmatch(ln)
+		got, ok := l.fields(ln)
+		if !ok {
+			continue
+		}
+		quick++
+		if want == nil {
+			t.Errorf("fields accepts %q, which longLine does not", ln)
+			continue
+		}
+		// Where owners are ambiguous, the regexp takes the first fit and
+		// fields the one next to the known directory; sizes and dates
+		// agree either way for these lines.
+		if got[1] != want[1] || got[4] != want[4] || got[5] != want[5] || got[6] != want[6] || got[7] != want[7] || got[8] != want[8] {
+			t.Errorf("%q:\nfields %q\nregexp %q", ln, got[1:], want[1:])
+		}
+	}
+	if quick != len(lines) {
+		t.Errorf("fields read %d of %d ordinary lines", quick, len(lines))
+	}
+	// Not the listed directory as given: declined.
+	for _, ln := range []string{
+		"-rw-r--r--    1 0 0 5 Nov 25 12:00 /other" + l.tag + "/x",
+		"-rw-r--r--    1 0 0 5 Nov 25 12:00 /srv/a dir  Nov 25 12:00 x/x",
+		"garbage" + l.tag + "/x",
+	} {
+		if _, ok := l.fields(ln); ok {
+			t.Errorf("fields accepts %q", ln)
+		}
+	}
+}

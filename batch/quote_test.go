@@ -557,7 +557,7 @@ func TestNewListing(t *testing.T) {
 			t.Fatalf("chain %q came twice", l.tag)
 		}
 		seen[l.tag] = true
-		if want := listingWithTag(t, "/r/d", l.tag); *l != *want {
+		if want := listingWithTag(t, "/r/d", l.tag); l.Dir != want.Dir || l.Line != want.Line || l.tag != want.tag {
 			t.Fatalf("NewListing = %+v, want %+v", l, want)
 		}
 		msg := `Can't ls: "/r/d` + l.tag + `" not found`

@@ -199,8 +199,9 @@ func (c *child) enqueue(p *Pending) (string, error) {
 }
 
 // send queues a command line and writes it to sftp.
-func (c *child) send(line string) (*Pending, error) {
+func (c *child) send(line string, keep LineFunc) (*Pending, error) {
 	p := newPending(line, c.kill)
+	p.take = keep
 	text, err := c.enqueue(p)
 	if err != nil {
 		return nil, err
@@ -272,7 +273,9 @@ func (c *child) routeLine(ln string) {
 	}
 	// Everything up to the marker belongs to this command, parse errors
 	// included.
-	p.lines = append(p.lines, ln)
+	if p.take == nil || !p.take(ln) {
+		p.lines = append(p.lines, ln)
+	}
 	c.qmu.Unlock()
 }
 

@@ -53,10 +53,11 @@ type Conn interface {
 	// request does not wait for the whole handshake.
 	Start() error
 	// Send sends one command line and returns at once; Wait on the result
-	// for what sftp printed. Lines run in the order Send is called. The
+	// for what sftp printed. keep, if not nil, sees each line of the
+	// command's output as it comes, and the lines it takes are not kept. Lines run in the order Send is called. The
 	// first Send after a lost connection connects again. Errors: a
 	// *ConnError if no connection can be made, ErrClosed, or ctx's error.
-	Send(ctx context.Context, line string) (*Pending, error)
+	Send(ctx context.Context, line string, keep LineFunc) (*Pending, error)
 	// Resolve makes a remote path absolute against the starting
 	// directory. sftper passes sftp absolute paths only: sftp's own
 	// joining leaves braces in the working directory unescaped, which ls
@@ -71,12 +72,18 @@ type Conn interface {
 
 // Run sends one command line on c and waits for its output.
 func Run(ctx context.Context, c Conn, line string) ([]string, error) {
-	p, err := c.Send(ctx, line)
+	p, err := c.Send(ctx, line, nil)
 	if err != nil {
 		return nil, err
 	}
 	return p.Wait(ctx)
 }
+
+// LineFunc takes a line of a command's output as it arrives (a listing's
+// entry, say), so that the output need not be held whole; it reports
+// whether it took the line. It is called from the goroutine that reads
+// sftp's output, in order, and never after the command is done.
+type LineFunc func(line string) bool
 
 // ConnError is a session that could not be established or was lost. Sent
 // tells whether the command line had been sent to sftp before that happened
@@ -96,6 +103,7 @@ type Pending struct {
 	line    string
 	connect bool   // a script's first, empty line: its marker means connected
 	kill    func() // what to stop when the waiter gives up
+	take    LineFunc
 	marker  string // the echo of the marker line that ends this command
 	lines   []string
 	done    chan struct{}

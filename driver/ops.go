@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/proto"
@@ -114,8 +113,9 @@ type step struct {
 func done(resp *proto.Response) step { return step{resp: resp} }
 
 // send sends line and finishes with finish once sftp is done with it.
-func (x executor) send(line string, finish func(out []string, err error) *proto.Response) step {
-	p, err := x.s.Send(x.ctx, line)
+// keep, if not nil, takes output lines as they come (see LineFunc).
+func (x executor) send(line string, keep LineFunc, finish func(out []string, err error) *proto.Response) step {
+	p, err := x.s.Send(x.ctx, line, keep)
 	if err != nil {
 		var ce *ConnError
 		if !errors.As(err, &ce) {
@@ -178,7 +178,7 @@ func (x executor) put(op proto.Put) step {
 	if !fi.Mode().IsRegular() {
 		return done(failed(fmt.Sprintf("local source %q is not a regular file", op.Source), remoteState{"unchanged"}))
 	}
-	return x.send(line, func(out []string, err error) *proto.Response {
+	return x.send(line, nil, func(out []string, err error) *proto.Response {
 		if err != nil {
 			state := "partial"
 			var ce *ConnError
@@ -250,7 +250,7 @@ func (x executor) get(op proto.Get) step {
 	if err != nil {
 		return done(fail(err))
 	}
-	return x.send(line, func(out []string, err error) *proto.Response {
+	return x.send(line, nil, func(out []string, err error) *proto.Response {
 		if err == nil {
 			if msgs := batch.Messages(out); len(msgs) > 0 {
 				err = errors.New(strings.ReplaceAll(strings.Join(msgs, "; "), tmp, dest))
@@ -287,23 +287,24 @@ func (x executor) listDir(op proto.ListDir) step {
 	if err != nil {
 		return done(fail(err))
 	}
-	return x.send(l.Line, func(out []string, err error) *proto.Response {
+	// Entries are parsed as sftp prints them; only they are kept.
+	return x.send(l.Line, l.Add, func(out []string, err error) *proto.Response {
 		return x.listed(op, l, out, err)
 	})
 }
 
 func (x executor) listed(op proto.ListDir, l *batch.Listing, out []string, err error) *proto.Response {
-	now := time.Now()
 	if err != nil {
 		return failed(err.Error(), nil)
 	}
-	entries, err := l.Parse(out, now)
-	if err == nil {
-		return &proto.Response{Status: proto.StatusOK, Message: fmt.Sprintf("%d entries", len(entries)), Data: entries}
-	}
+	// out holds what l.Add left: sftp's messages, if any.
 	msgs := batch.Messages(out)
 	if len(msgs) == 0 {
-		return failed(err.Error(), nil)
+		entries, err := l.Result()
+		if err != nil {
+			return failed(err.Error(), nil)
+		}
+		return &proto.Response{Status: proto.StatusOK, Message: fmt.Sprintf("%d entries", len(entries)), Data: entries}
 	}
 	for i := range msgs {
 		msgs[i] = l.Clean(msgs[i])
@@ -357,7 +358,7 @@ func (x executor) delete(op proto.Delete) step {
 	if err != nil {
 		return done(fail(err))
 	}
-	return x.send(line, func(out []string, err error) *proto.Response {
+	return x.send(line, nil, func(out []string, err error) *proto.Response {
 		if err != nil {
 			return failed(err.Error(), nil)
 		}

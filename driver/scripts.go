@@ -95,7 +95,7 @@ func (s *Scripts) Start() error {
 
 // Send queues a line for the next script and starts one if none is
 // running.
-func (s *Scripts) Send(ctx context.Context, line string) (*Pending, error) {
+func (s *Scripts) Send(ctx context.Context, line string, keep LineFunc) (*Pending, error) {
 	if _, err := s.connected(ctx); err != nil {
 		return nil, err
 	}
@@ -105,6 +105,7 @@ func (s *Scripts) Send(ctx context.Context, line string) (*Pending, error) {
 		return nil, ErrClosed
 	}
 	p := newPending(line, s.killScripts)
+	p.take = keep
 	s.waiting = append(s.waiting, p)
 	if s.running == nil {
 		s.runNext()

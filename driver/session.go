@@ -73,14 +73,14 @@ func (s *Session) Start() error {
 // after a lost session starts a fresh one and waits for it to connect (ctx
 // bounds that wait). Errors: a *ConnError if the session cannot be
 // established, ErrClosed, or ctx's error.
-func (s *Session) Send(ctx context.Context, line string) (*Pending, error) {
+func (s *Session) Send(ctx context.Context, line string, keep LineFunc) (*Pending, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, err := s.connected(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.send(line)
+	return c.send(line, keep)
 }
 
 // Resolve makes a remote path absolute against the session's working
@@ -195,7 +195,7 @@ func (c *child) handshake() {
 	}
 	timeout := time.NewTimer(c.cfg.ConnectTimeout)
 	defer timeout.Stop()
-	p0, err := c.send("")
+	p0, err := c.send("", nil)
 	if err != nil {
 		c.connErr = &ConnError{Msg: "connect failed: " + err.Error()}
 		return
@@ -257,7 +257,7 @@ func (c *child) handshake() {
 	c.pipes.restoreBlocking()
 	c.tty.connected()
 	cwd, cwdErr, err := startDir(c.cfg, func(line string) ([]string, error) {
-		p, err := c.send(line)
+		p, err := c.send(line, nil)
 		if err != nil {
 			return nil, err
 		}

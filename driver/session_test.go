@@ -320,7 +320,7 @@ func TestScriptStopsAtTheFailingLine(t *testing.T) {
 	lines := []string{"say a", "err remote open \"/x\": Permission denied", "say b", "silentfail", "say c"}
 	var ps []*Pending
 	for _, l := range lines {
-		p, err := s.Send(ctx, l)
+		p, err := s.Send(ctx, l, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +369,7 @@ func TestScriptsCloseWaitsForQueuedLines(t *testing.T) {
 	ctx := context.Background()
 	var ps []*Pending
 	for i := range 20 {
-		p, err := s.Send(ctx, fmt.Sprintf("say %d", i))
+		p, err := s.Send(ctx, fmt.Sprintf("say %d", i), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ func TestScriptsCloseWaitsForQueuedLines(t *testing.T) {
 			t.Errorf("line %d: %q, %v", i, out, err)
 		}
 	}
-	if _, err := s.Send(ctx, "say late"); !errors.Is(err, ErrClosed) {
+	if _, err := s.Send(ctx, "say late", nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 }
