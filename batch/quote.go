@@ -12,10 +12,10 @@ import (
 const sftpLineLimit = 2046
 
 // MaxLine is the longest command line this package builds, without its
-// newline: sftp's limit less one byte for the prefix a driver puts in front
-// ("@" so that sftp does not echo the line, "-" so that a batch goes on
-// after it fails).
-const MaxLine = sftpLineLimit - 1
+// newline: sftp's limit less two bytes for the prefixes a driver puts in
+// front ("@" so that sftp does not echo the line, "-" so that a batch goes
+// on after it fails).
+const MaxLine = sftpLineLimit - 2
 
 // argKind says what sftp does to an argument after tokenising it.
 type argKind int

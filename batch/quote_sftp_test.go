@@ -361,10 +361,10 @@ func TestSftpMaxLine(t *testing.T) {
 		t.Fatalf("rm of a MaxLine line did not remove the file: %v", err)
 	}
 
-	// With the one-byte prefix a driver adds, a MaxLine line is exactly
-	// sftp's limit, which still runs as one command...
+	// With the two-byte prefix a driver adds ("-@"), a MaxLine line is
+	// exactly sftp's limit, which still runs as one command...
 	write(t, target, "x")
-	at := "rm -- \"" + pad(n+1) + "\""
+	at := "rm -- \"" + pad(n+2) + "\""
 	if len(at) != sftpLineLimit {
 		t.Fatalf("hand-built line is %d bytes", len(at))
 	}
@@ -376,7 +376,7 @@ func TestSftpMaxLine(t *testing.T) {
 	// sftpLineLimit+1 bytes as one command and the newline as another,
 	// empty one.
 	write(t, target, "x")
-	over := "rm -- \"" + pad(n+2) + "\""
+	over := "rm -- \"" + pad(n+3) + "\""
 	if len(over) != sftpLineLimit+1 {
 		t.Fatalf("hand-built line is %d bytes", len(over))
 	}

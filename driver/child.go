@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,10 +43,11 @@ type child struct {
 	lostReason string     // why, for the handshake's message
 	why        string     // set by stop: the reason to give instead of the exit status
 
-	ended chan struct{} // closed when the output has ended and every command is settled
-	unrun []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
-	link  *link         // a spare script's connection (see Scripts)
-	first *Pending      // a script's connect marker: done without error once connected
+	ended   chan struct{} // closed when the output has ended and every command is settled
+	closing atomic.Bool   // close has begun
+	unrun   []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
+	link    *link         // a spare script's connection (see Scripts)
+	first   *Pending      // a script's connect marker: done without error once connected
 
 	// Only for a Session: what to answer on the terminal, and the
 	// handshake's outcome, valid after ready.
@@ -69,9 +71,14 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 	args := append(append(append([]string{}, prog[1:]...), extra...), cfg.Args...)
 	// Defaults of sftper's that the user's own options override.
 	args = append(args, cfg.keepAlive()...)
-	if script {
-		args = append(args, "-b", "-")
+	if !script && cfg.settings["batchmode"] != "yes" {
+		// A session runs sftp in batch mode too, for its quiet output
+		// (no "Uploading ..." line per transfer), but lets ssh ask its
+		// questions on the pty as it would without -b; unless the
+		// user's configuration sets BatchMode itself.
+		args = append(args, "-o", "BatchMode=no")
 	}
+	args = append(args, "-b", "-")
 	args = append(args, "--", cfg.Destination)
 	cmd := exec.Command(prog[0], args...)
 	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
@@ -195,7 +202,13 @@ func (c *child) enqueue(p *Pending) (string, error) {
 	if p.line == "" {
 		return m + "\n", nil
 	}
-	return "@" + p.line + "\n" + m + "\n", nil
+	prefix := "@"
+	if !c.script {
+		// In a session a failed command must not end sftp, as -b
+		// would: "-" lets it go on.
+		prefix = "-@"
+	}
+	return prefix + p.line + "\n" + m + "\n", nil
 }
 
 // send queues a command line and writes it to sftp.
@@ -251,16 +264,9 @@ func (c *child) routeLine(ln string) {
 	c.qmu.Lock()
 	if len(c.queue) == 0 {
 		c.qmu.Unlock()
-		// Between commands: a late warning, or "Connection closed."
-		// when ssh has exited (the server restarted, the connection
-		// was cut). sftp itself would only notice at its next
-		// command, which would fail; ending it now lets the next
-		// command start a fresh session instead.
+		// Between commands: a late warning.
 		if m := batch.DecodeMessage(ln); m != "" {
 			c.cfg.Log.Printf("sftp: %s", m)
-			if m == "Connection closed." && !c.script {
-				c.stop("connection lost: ssh exited between commands")
-			}
 		}
 		return
 	}
@@ -415,6 +421,7 @@ func (c *child) kill() {
 // session and ssh says goodbye to the server. If it does not exit in time
 // it is terminated, then killed.
 func (c *child) close() error {
+	c.closing.Store(true) // ssh exits next, and that is no loss
 	c.stdin.Close()
 	var err error
 	select {

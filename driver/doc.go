@@ -33,10 +33,17 @@
 //     is how errors are told from ordinary output.
 //   - ssh asks its questions (host key, password, passphrase) on /dev/tty,
 //     which is the pseudo-terminal: they never mix with sftp's output, and
-//     sftper sees them there, recognises them and refuses them. It never
+//     sftper sees them there, recognises them, and refuses them, or gives
+//     the user's secret to a password or passphrase prompt. It never
 //     answers a host-key question and never guesses.
-//   - The progress meter stays off (stderr is not a terminal), so transfers
-//     print nothing per block and run at sftp's own speed.
+//   - sftp runs with "-b -" (batch mode reading stdin) and every command
+//     starts with "-@": batch mode is quiet (no "Uploading ..." line per
+//     transfer, no progress meter), and "-" keeps a failed command from
+//     ending it. -b would also set ssh's BatchMode; sftper sets BatchMode=no
+//     ahead of it (unless the user's configuration says yes), so that ssh
+//     asks on the pty as it would without -b. The price: sftp no longer
+//     says when its ssh exits between commands, so sftper watches ssh
+//     itself (exitwatch.go).
 //
 // The child runs with TZ=UTC (listing times are parsed as UTC), LC_ALL=C.UTF-8
 // (sftp prints UTF-8 names as they are and escapes only what is not

@@ -69,12 +69,19 @@ func fakeSftp(mode string) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		line := in.Text()
-		quiet := strings.HasPrefix(line, "@") // no echo, as in sftp
-		line = strings.TrimPrefix(line, "@")
+		// "@": no echo; "-": a failure does not end a script. Either
+		// order, as in sftp.
+		quiet, goOn := false, false
+		for len(line) > 0 && (line[0] == '@' || line[0] == '-') {
+			quiet = quiet || line[0] == '@'
+			goOn = goOn || line[0] == '-'
+			line = line[1:]
+		}
+		abort := script && !goOn
 		cmd, arg, _ := strings.Cut(line, " ")
 		if cmd == "badparse" {
 			fmt.Print("Invalid command.\r\n") // parse errors come before the echo
-			if script {
+			if abort {
 				return 1
 			}
 		}
@@ -88,11 +95,11 @@ func fakeSftp(mode string) int {
 			}
 		case "err":
 			fmt.Printf("%s\r\n", arg)
-			if script {
+			if abort {
 				return 1
 			}
 		case "silentfail": // as sftp's df: fails without a word
-			if script {
+			if abort {
 				return 1
 			}
 		case "die":
@@ -104,7 +111,7 @@ func fakeSftp(mode string) int {
 		case "cd":
 			if strings.Contains(arg, "missing") {
 				fmt.Print("stat remote: No such file or directory\r\n")
-				if script {
+				if abort {
 					return 1
 				}
 			}

@@ -256,6 +256,7 @@ func (c *child) handshake() {
 	// non-blocking; see childPipes.
 	c.pipes.restoreBlocking()
 	c.tty.connected()
+	c.watchSSH()
 	cwd, cwdErr, err := startDir(c.cfg, func(line string) ([]string, error) {
 		p, err := c.send(line, nil)
 		if err != nil {
@@ -343,6 +344,32 @@ func (c *child) stale() bool {
 	default:
 		return false
 	}
+}
+
+// watchSSH ends the session once its ssh has exited while no command is
+// outstanding (see exitwatch.go). With a command outstanding, sftp fails
+// it itself.
+func (c *child) watchSSH() {
+	ssh := childOf(c.cmd.Process.Pid, "ssh")
+	if ssh == 0 {
+		return // not ssh (a -S program of the user's): sftp will say
+	}
+	stop, err := watchExit(ssh, func() {
+		c.qmu.Lock()
+		idle := len(c.queue) == 0
+		c.qmu.Unlock()
+		if idle && !c.closing.Load() {
+			c.cfg.Log.Printf("ssh exited between commands (connection lost); the next command connects again")
+			c.stop("connection lost: ssh exited between commands")
+		}
+	})
+	if err != nil {
+		return
+	}
+	go func() {
+		<-c.exited
+		stop()
+	}()
 }
 
 // closeSession ends the session's sftp cleanly (see child.close) and

@@ -226,6 +226,10 @@ func (s *sftper) finish() {
 	if err != nil || code != 0 {
 		s.t.Errorf("after end of input: exit %d, %v; want exit 0", code, err)
 	}
+	// A clean end is quiet: sftp and ssh end without being killed.
+	if strings.Contains(s.p.Stderr(), "closing the session") {
+		s.t.Errorf("the session did not end cleanly:\n%s", s.p.Stderr())
+	}
 }
 
 func show(req any) string {
