@@ -371,20 +371,30 @@ func (c *child) exitReason(seen []string) string {
 		return why
 	}
 	what := describe(seen, "")
-	status := "sftp exited"
-	var ee *exec.ExitError
-	if errors.As(c.status, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			status = fmt.Sprintf("sftp was killed by signal %s", ws.Signal())
-		} else {
-			status = fmt.Sprintf("sftp exited with status %d", ee.ExitCode())
-		}
-	} else if c.status != nil {
-		status = c.status.Error()
-	}
 	if msg, ok := hostKeyFailure(decoded(seen), ""); ok {
 		what = msg
 	}
+	status := exitStatus("sftp", c.cmd.ProcessState)
+	var ee *exec.ExitError
+	if c.status != nil && !errors.As(c.status, &ee) {
+		status = c.status.Error() // waiting failed, not the process
+	}
+	return withStatus(what, status)
+}
+
+// exitStatus says how process name ended.
+func exitStatus(name string, ps *os.ProcessState) string {
+	if ps == nil {
+		return name + " exited"
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return fmt.Sprintf("%s was killed by signal %s", name, ws.Signal())
+	}
+	return fmt.Sprintf("%s exited with status %d", name, ps.ExitCode())
+}
+
+// withStatus puts how a process ended after what it said, if anything.
+func withStatus(what, status string) string {
 	if what == "" {
 		return status
 	}

@@ -293,24 +293,13 @@ func (m *master) said() string {
 
 // reason says why the master exited.
 func (m *master) reason() string {
-	status := "ssh exited"
-	if ws, ok := m.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
-		if ws.Signaled() {
-			status = fmt.Sprintf("ssh was killed by signal %s", ws.Signal())
-		} else {
-			status = fmt.Sprintf("ssh exited with status %d", ws.ExitStatus())
-		}
-	}
 	m.mu.Lock()
 	msg, ok := hostKeyFailure(m.stderr, m.serverKey)
 	m.mu.Unlock()
 	if !ok {
 		msg = m.said()
 	}
-	if msg != "" {
-		return msg + " (" + status + ")"
-	}
-	return status
+	return withStatus(msg, exitStatus("ssh", m.cmd.ProcessState))
 }
 
 // alive reports whether the master is still running.
