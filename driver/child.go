@@ -47,7 +47,7 @@ type child struct {
 	closing atomic.Bool   // close has begun
 	unrun   []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
 	link    *link         // a spare script's connection (see Scripts)
-	first   *Pending      // a script's connect marker: done without error once connected
+	first   *Pending      // the connect marker, queued by spawn: done without error once connected
 
 	// Only for a Session: what to answer on the terminal, and the
 	// handshake's outcome, valid after ready.
@@ -140,12 +140,21 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 		c.tty = newTTYWatch(ptmx, cfg.Log)
 		c.answers = newAnswers(cfg.Secret)
 	}
+	// The connect marker is queued before anything is read: ssh may fail
+	// and print why before spawn returns, and what it prints then is the
+	// reason for the connect failure, not a stray warning.
+	c.first = newPending("", c.kill)
+	c.first.connect = true
+	text, _ := c.enqueue(c.first) // cannot fail before the output has ended
 	go c.route(pipes.outR)
 	go func() {
 		c.status = cmd.Wait()
 		pipes.restoreBlocking() // let the output reach its end
 		close(c.exited)
 	}()
+	if _, err := io.WriteString(c.stdin, text); err != nil {
+		c.kill() // settled as a connect failure once the output ends
+	}
 	return c, nil
 }
 

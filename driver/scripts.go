@@ -470,13 +470,7 @@ func (s *Scripts) launch(l *link) (*child, error) {
 		return nil, err
 	}
 	s.live[c] = true
-	first := newPending("", c.kill)
-	first.connect = true
-	c.first = first
-	text, _ := c.enqueue(first) // cannot fail before the output has ended
-	if _, err := io.WriteString(c.stdin, text); err != nil {
-		c.kill() // settled as a connect failure once the output ends
-	}
+	first := c.first
 	go func() {
 		t := time.NewTimer(s.cfg.ConnectTimeout)
 		defer t.Stop()

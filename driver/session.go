@@ -195,11 +195,7 @@ func (c *child) handshake() {
 	}
 	timeout := time.NewTimer(c.cfg.ConnectTimeout)
 	defer timeout.Stop()
-	p0, err := c.send("", nil)
-	if err != nil {
-		c.connErr = &ConnError{Msg: "connect failed: " + err.Error()}
-		return
-	}
+	p0 := c.first
 	quiet := time.NewTimer(time.Hour)
 	quiet.Stop()
 	defer quiet.Stop()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -186,6 +187,42 @@ func TestConnectFailureSaysWhy(t *testing.T) {
 		connErr(t, s, "pwd")
 		if n := startCount(t, starts); n != 2 {
 			t.Errorf("sftp started %d times, want 2 (one per command)", n)
+		}
+	})
+}
+
+// TestEarlyConnectFailureIsNotLost: ssh may fail and print why before
+// sftper has sent anything (a server that hangs up at once). What it
+// printed is the reason for the failed connect, every time, never a stray
+// warning leaving only "status 255".
+func TestEarlyConnectFailureIsNotLost(t *testing.T) {
+	eachKind(t, func(t *testing.T, batch bool) {
+		// The invariant that makes it so: the connect marker is queued
+		// before spawn returns, so before its output can be read.
+		t.Setenv("FAKE_SFTP", "hang")
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := spawn(&Config{Program: []string{exe}, Destination: "fake", Log: log.New(io.Discard, "", 0)}, batch, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.qmu.Lock()
+		queued := len(c.queue) == 1 && c.queue[0] == c.first && c.first.connect
+		c.qmu.Unlock()
+		c.kill()
+		<-c.ended
+		if !queued {
+			t.Fatal("spawn returned without the connect marker queued")
+		}
+
+		s, _ := fakeConn(t, "refused", Config{}, batch)
+		for i := range 20 {
+			ce := connErr(t, s, "pwd")
+			if !strings.Contains(ce.Msg, "Connection refused") {
+				t.Fatalf("attempt %d: error %q does not say why", i, ce.Msg)
+			}
 		}
 	})
 }
