@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/proto"
@@ -141,11 +143,42 @@ func localPath(p string) (string, error) {
 	if filepath.IsAbs(p) {
 		return p, nil
 	}
-	wd, err := os.Getwd()
+	wd, err := workDir()
 	if err != nil {
 		return "", err
 	}
 	return strings.TrimSuffix(wd, "/") + "/" + p, nil
+}
+
+// startWD is the working directory as os.Getwd names it at start ($PWD when
+// that is the same directory, so the user's own name for it) and as the
+// kernel names it.
+var startWD = sync.OnceValues(func() ([2]string, error) {
+	logical, err := os.Getwd()
+	if err != nil {
+		return [2]string{}, err
+	}
+	physical, err := syscall.Getwd()
+	return [2]string{logical, physical}, err
+})
+
+// workDir is the working directory's name now: one getcwd call, where
+// os.Getwd stats both "." and $PWD on every request. sftper never changes
+// directory, but the directory may be renamed while it runs, and then the
+// kernel's new name is the right one.
+func workDir() (string, error) {
+	start, err := startWD()
+	if err != nil {
+		return os.Getwd()
+	}
+	now, err := syscall.Getwd()
+	if err != nil {
+		return "", err
+	}
+	if now == start[1] {
+		return start[0], nil
+	}
+	return now, nil
 }
 
 // remoteState says what a failed PUT may have left on the server.
