@@ -67,6 +67,7 @@ func fakeSftp(mode string) int {
 		fmt.Print("Connected to fake.\n")
 	}
 	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 64<<10), 1<<20) // say's long outputs come from long lines
 	for in.Scan() {
 		line := in.Text()
 		// "@": no echo; "-": a failure does not end a script. Either

@@ -290,7 +290,12 @@ func (x executor) get(op proto.Get) step {
 			}
 		}
 		if err == nil {
-			err = os.Rename(tmp, dest)
+			// rename(2) itself, not os.Rename, which first stats
+			// dest: a path lookup per GET, for a check (renaming onto
+			// a directory) that rename(2) makes on Linux anyway.
+			if e := syscall.Rename(tmp, dest); e != nil {
+				err = &os.LinkError{Op: "rename", Old: tmp, New: dest, Err: e}
+			}
 		}
 		if err != nil {
 			os.Remove(tmp)

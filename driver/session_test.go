@@ -427,3 +427,42 @@ func TestScriptsCloseWaitsForQueuedLines(t *testing.T) {
 		t.Errorf("Send after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestDeepPipelineKeepsEachCommandsOutput: with more commands queued than
+// coalesceDepth, route takes their ends in batches (see coalesceDelay);
+// every command still gets its own output, whole and in order, long
+// outputs included.
+func TestDeepPipelineKeepsEachCommandsOutput(t *testing.T) {
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, _ := fakeConn(t, "ok", Config{}, batch)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		n := 4 * coalesceDepth
+		want := make([][]string, n)
+		var ps []*Pending
+		for i := range n {
+			words := []string{fmt.Sprint(i), fmt.Sprintf("%d-b", i)}
+			if i%9 == 4 {
+				// More than route's buffer holds: read across pauses.
+				for j := range 3000 {
+					words = append(words, fmt.Sprintf("%d-entry-%d-%s", i, j, strings.Repeat("x", 20)))
+				}
+			}
+			want[i] = words
+			p, err := s.Send(ctx, "say "+strings.Join(words, "|"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		for i, p := range ps {
+			out, err := p.Wait(ctx)
+			if err != nil {
+				t.Fatalf("command %d: %v", i, err)
+			}
+			if diff := cmp.Diff(want[i], out); diff != "" {
+				t.Errorf("command %d (-want +got):\n%s", i, diff)
+			}
+		}
+	})
+}
