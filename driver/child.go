@@ -240,14 +240,16 @@ func (c *child) send(line string, keep LineFunc) (*Pending, error) {
 // few cores, those wake-ups add up to a tenth of the time of a stream of
 // small transfers. When sftp has at least coalesceDepth commands queued
 // behind the one that just ended, nothing is gained by hurrying: route
-// pauses coalesceDelay before reading on, and then takes the ends of
-// several commands in one read. sftp does not run dry meanwhile (that would
-// take commands quicker than coalesceDelay/coalesceDepth, far below an
-// SFTP round trip), and a client that waits for each result, or keeps only
-// a few in flight, is never delayed.
+// pauses before reading on, and then takes the ends of several commands in
+// one read. The pause is coalescePerCommand for each command still queued:
+// every SFTP command takes at least one round trip to the server, longer
+// than that even on loopback, so sftp still has work when route reads
+// again, and no result waits longer than the commands ahead of it would
+// take at that pace anyway. A client that waits for each result, or keeps
+// only a few in flight, is never paused.
 const (
-	coalesceDepth = 16
-	coalesceDelay = 2 * time.Millisecond
+	coalesceDepth      = 16
+	coalescePerCommand = 125 * time.Microsecond
 )
 
 // route reads what sftp prints and hands each line to the oldest outstanding
@@ -264,7 +266,7 @@ func (c *child) route(out *os.File) {
 			// Only between commands, and only once everything read
 			// so far is handled: a long listing is read at full speed.
 			if left >= coalesceDepth && br.Buffered() == 0 && err == nil {
-				time.Sleep(coalesceDelay)
+				time.Sleep(time.Duration(left) * coalescePerCommand)
 			}
 		}
 		if err != nil {

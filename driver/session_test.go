@@ -429,7 +429,7 @@ func TestScriptsCloseWaitsForQueuedLines(t *testing.T) {
 }
 
 // TestDeepPipelineKeepsEachCommandsOutput: with more commands queued than
-// coalesceDepth, route takes their ends in batches (see coalesceDelay);
+// coalesceDepth, route takes their ends in batches (see coalesceDepth);
 // every command still gets its own output, whole and in order, long
 // outputs included.
 func TestDeepPipelineKeepsEachCommandsOutput(t *testing.T) {
