@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"errors"
 	"io/fs"
 	"net"
 	"os"
@@ -19,28 +18,6 @@ import (
 
 // Connecting as OpenSSH users do: secrets, host keys, jump hosts, failures
 // and keep-alives, against real servers, in both modes.
-
-// secretServer starts a server of the test's own with opts, which must ask
-// for a password; as a non-root user that cannot be set up, so the test
-// is skipped (failed in CI).
-func secretServer(t *testing.T, opts sshdtest.Options) *sshdtest.Server {
-	t.Helper()
-	needSSH(t)
-	s, err := sshdtest.Start(opts)
-	if errors.Is(err, sshdtest.ErrNeedRoot) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("sshd log of the test's own server:\n%s", s.Log())
-		}
-		s.Cleanup()
-	})
-	return s
-}
 
 // passwordFile writes secret to a file of mode perm and returns its path.
 func passwordFile(t *testing.T, secret string, perm os.FileMode) string {
@@ -98,7 +75,7 @@ func noLeak(t *testing.T, s *sftper, secret string, dirs ...string) {
 func TestPasswordAuth(t *testing.T) { eachMode(t, testPasswordAuth) }
 
 func testPasswordAuth(t *testing.T, m mode) {
-	server := secretServer(t, sshdtest.Options{Password: true})
+	server := startServer(t, sshdtest.Options{Password: true})
 	config, err := server.PasswordPromptConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +115,7 @@ func testWrongPassword(t *testing.T, m mode) {
 			if method == "keyboard-interactive" {
 				opts = sshdtest.Options{KbdInteractive: true}
 			}
-			server := secretServer(t, opts)
+			server := startServer(t, opts)
 			config, err := server.PasswordPromptConfig()
 			if method == "keyboard-interactive" {
 				config, err = server.KbdInteractiveConfig()
@@ -171,7 +148,7 @@ func testWrongPassword(t *testing.T, m mode) {
 func TestKbdInteractive(t *testing.T) { eachMode(t, testKbdInteractive) }
 
 func testKbdInteractive(t *testing.T, m mode) {
-	server := secretServer(t, sshdtest.Options{KbdInteractive: true})
+	server := startServer(t, sshdtest.Options{KbdInteractive: true})
 	config, err := server.KbdInteractiveConfig()
 	if err != nil {
 		t.Fatal(err)

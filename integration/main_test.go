@@ -100,11 +100,17 @@ func needSSH(t *testing.T) {
 }
 
 // startServer starts a server of the test's own, for tests that stop it,
-// kill it or count its logins.
+// kill it, count its logins or need a password account (which, for a
+// non-root user, cannot be set up: then the test is skipped, and fails in
+// CI).
 func startServer(t *testing.T, opts sshdtest.Options) *sshdtest.Server {
 	t.Helper()
 	needSSH(t)
 	s, err := sshdtest.Start(opts)
+	if errors.Is(err, sshdtest.ErrNeedRoot) && os.Getenv("CI") == "" {
+		// A password account needs root; skipped, but failed in CI.
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
