@@ -553,20 +553,41 @@ func (s *Scripts) Close() error {
 		<-c.ended
 	}
 	s.mu.Lock()
-	masters := s.masters
-	s.masters = map[*master]bool{}
-	dir, a := s.dir, s.askpass
+	shared := s.takeShared()
 	s.mu.Unlock()
-	for m := range masters {
-		m.stop()
-	}
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	if a != nil {
-		a.close()
-	}
+	shared.release((*master).stop)
 	return nil
+}
+
+// sharedParts is what the scripts of one Scripts share and what is left
+// to end once they are over: the masters, the socket directory and the
+// askpass server.
+type sharedParts struct {
+	masters map[*master]bool
+	dir     string
+	askpass *askpassServer
+}
+
+// takeShared returns the shared parts and takes the masters out of s, so
+// that each master is ended once; s.mu must be held.
+func (s *Scripts) takeShared() sharedParts {
+	p := sharedParts{s.masters, s.dir, s.askpass}
+	s.masters = map[*master]bool{}
+	return p
+}
+
+// release ends every master with end (stop or kill), then removes the
+// socket directory and closes the askpass server.
+func (p sharedParts) release(end func(*master)) {
+	for m := range p.masters {
+		end(m)
+	}
+	if p.dir != "" {
+		os.RemoveAll(p.dir)
+	}
+	if p.askpass != nil {
+		p.askpass.close()
+	}
 }
 
 // Kill stops every sftp and the master at once and removes the socket
@@ -584,22 +605,12 @@ func (s *Scripts) Kill() {
 	for c := range s.live {
 		children = append(children, c)
 	}
-	masters := s.masters
-	s.masters = map[*master]bool{}
-	dir, a := s.dir, s.askpass
+	shared := s.takeShared()
 	s.mu.Unlock()
 	for _, c := range children {
 		c.kill()
 	}
-	for m := range masters {
-		m.kill()
-	}
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	if a != nil {
-		a.close()
-	}
+	shared.release((*master).kill)
 }
 
 // killScripts stops the scripts running now (their lines fail); for a
