@@ -58,12 +58,17 @@ func absolute(remote string) error {
 // look like.
 //
 // The directory is listed through a path that ends in a random chain of
-// "/" and "/." steps (dir//././/./.): the server resolves it to the
+// "//" and "/." steps (dir//././/./.): the server resolves it to the
 // directory itself, and sftp prints every entry as that path followed by
 // "/" and the name. A name containing a newline makes sftp print a line
 // of the name's choosing; since that line cannot know the chain, it cannot
 // pass for an entry. The chain also ends in "/.", so a path that is not a
 // directory fails to resolve instead of being listed as a single file.
+//
+// Every chain has the same length (TagLen), so whether a directory's
+// entries fit in sftp's listing lines (see LsLineMax) depends on the
+// directory and its names only, never on the draw: the same request gets
+// the same answer every time.
 //
 // -a shows dot-files (and . and .., which are dropped); -n forces sftp's own
 // long format (with the server's "longname" sftp would print the server's
@@ -79,8 +84,13 @@ type Listing struct {
 	err     error
 }
 
-// tagSteps is how many "/" or "/." steps the random chain has: 2^40 chains.
+// tagSteps is how many two-byte steps ("//" or "/.") the random chain
+// has: 2^40 chains.
 const tagSteps = 40
+
+// TagLen is the length of every listing chain: the steps and the final
+// "/.".
+const TagLen = 2*tagSteps + 2
 
 // NewListing plans a listing of dir, which must be absolute.
 func NewListing(dir string) (*Listing, error) {
@@ -92,16 +102,17 @@ func NewListing(dir string) (*Listing, error) {
 		return nil, err
 	}
 	var t strings.Builder
+	t.Grow(TagLen)
 	for i := 0; i < tagSteps; i++ {
 		if rnd[i/8]>>(i%8)&1 == 1 {
 			t.WriteString("/.")
 		} else {
-			t.WriteString("/")
+			t.WriteString("//")
 		}
 	}
 	t.WriteString("/.")
 	tag := t.String()
-	l, err := line("ls -lan", arg{path: dir, suffix: tag, maxSuffix: 2*tagSteps + 2, kind: globbed})
+	l, err := line("ls -lan", arg{path: dir, suffix: tag, maxSuffix: TagLen, kind: globbed})
 	if err != nil {
 		return nil, err
 	}

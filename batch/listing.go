@@ -29,6 +29,29 @@ func (e *UnreadableEntryError) Error() string {
 	return fmt.Sprintf("cannot read listing entry %q: %s", e.Line, e.Reason)
 }
 
+// LsLineMax is the length at which sftp cuts a listing line: it formats
+// each entry into a buffer of 1024 bytes (ls_file in OpenSSH's
+// sftp-common.c, at least up to 9.9), so a line's text before its newline
+// is at most 1023 bytes, and a longer one loses its end: the end of the
+// name, or the name and more. sftp then escapes what is not printable,
+// which only lengthens the text, so a printed line shorter than this was
+// never cut. One this long may have been: it is refused (CutLineError),
+// never read as a shorter name.
+const LsLineMax = 1023
+
+// CutLineError reports a listing line as long as sftp's limit, so that the
+// entry on it may have lost the end of its name.
+type CutLineError struct {
+	Dir  string // the directory listed
+	Line string // as sftp printed it, with the listing chain removed
+}
+
+func (e *CutLineError) Error() string {
+	return fmt.Sprintf("cannot list %q exactly: sftp cuts each listing line at %d bytes, and the line of an entry reached that length, "+
+		"so its name may be cut short (sftp prints each entry after the directory's path, here %d bytes, and a chain of %d); "+
+		"list the directory through a shorter path", e.Dir, LsLineMax, len(e.Dir), TagLen)
+}
+
 // longLine matches sftp's own long format ("%s %3s %-*s %-*s %8llu %s %s"):
 // mode, link count, owner and group (which may hold spaces, so they are
 // taken lazily up to the first size-and-date that fits), size, a 12-column
@@ -71,6 +94,12 @@ func (l *Listing) Add(ln string) bool {
 
 func (l *Listing) add(ln string) {
 	if l.err != nil {
+		return
+	}
+	if len(ln) >= LsLineMax {
+		// Checked before anything else: a line cut in the directory
+		// or the chain would otherwise look like a forged one.
+		l.err, l.entries = &CutLineError{Dir: l.Dir, Line: l.Clean(ln)}, nil
 		return
 	}
 	e, err := l.parseLine(ln, l.now)

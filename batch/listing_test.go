@@ -561,3 +561,40 @@ func TestQuickFieldsAgreeWithTheRegexp(t *testing.T) {
 		}
 	}
 }
+
+// sftp cuts listing lines at LsLineMax bytes (ls_file's buffer). A line
+// shorter than that is whole; a line that long may have lost the end of
+// its name, and the listing is refused rather than read as a shorter name.
+func TestParseCutLines(t *testing.T) {
+	for _, tc := range []struct {
+		lineLen int
+		cut     bool
+	}{
+		{LsLineMax - 2, false},
+		{LsLineMax - 1, false},
+		{LsLineMax, true},
+		{LsLineMax + 7, true}, // escapes lengthen a cut line further
+	} {
+		// The name fills the line up to the length wanted.
+		dir := "/srv/" + strings.Repeat("d", 600)
+		tag := strings.Repeat("/.", tagSteps) + "/."
+		base := sftpLine(Entry{Name: "", Mtime: utc(2026, 11, 25, 17, 41), Mode: 0o100644}, dir, tag, tableNow)
+		name := strings.Repeat("n", tc.lineLen-len(base))
+		e := Entry{Name: name, Mtime: utc(2026, 11, 25, 17, 41), Mode: 0o100644}
+		ln := sftpLine(e, dir, tag, tableNow)
+		if len(ln) != tc.lineLen {
+			t.Fatalf("built a line of %d bytes, want %d", len(ln), tc.lineLen)
+		}
+		l := listingWithTag(t, dir, tag)
+		got, err := l.Parse([]string{ln}, tableNow)
+		var cle *CutLineError
+		switch {
+		case tc.cut && !errors.As(err, &cle):
+			t.Errorf("line of %d bytes: Parse = %v, %v; want a *CutLineError", tc.lineLen, got, err)
+		case tc.cut && (!strings.Contains(err.Error(), "cannot list \"/srv/ddd") || strings.Contains(err.Error(), tag)):
+			t.Errorf("line of %d bytes: error %q should name the directory, without the chain", tc.lineLen, err)
+		case !tc.cut && (err != nil || len(got) != 1 || got[0].Name != name):
+			t.Errorf("line of %d bytes: Parse = %v, %v; want the entry %q", tc.lineLen, got, err, name)
+		}
+	}
+}

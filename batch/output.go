@@ -9,16 +9,38 @@ import (
 // output lines end in LF while everything printed through OpenSSH's logging
 // path (errors, warnings) ends in CR LF, so a diagnostic is a line whose
 // last byte is CR. Blank lines are dropped.
+//
+// A message that reached OpenSSH's limit may have lost its end; it gets
+// CutMark at its end, so that nobody takes what is left for the whole.
 func Messages(lines []string) []string {
 	var msgs []string
 	for _, ln := range lines {
 		if strings.HasSuffix(ln, "\r") {
 			if m := DecodeMessage(ln); m != "" {
+				if MessageCut(ln) {
+					m += CutMark
+				}
 				msgs = append(msgs, m)
 			}
 		}
 	}
 	return msgs
+}
+
+// MsgMax is the length at which OpenSSH cuts a message it logs to stderr:
+// do_log in log.c formats into a buffer of 1024 bytes and writes at most
+// 1021 bytes of the escaped text before its CR LF (OpenSSH 9.2; the same
+// buffer size since long before). A printed message of that length may
+// have been cut.
+const MsgMax = 1021
+
+// CutMark ends a message that may have been cut (see MsgMax).
+const CutMark = " [cut short: OpenSSH prints at most 1021 bytes of a message]"
+
+// MessageCut reports whether the printed message line ln (with its CR) is
+// as long as OpenSSH's limit, and so may have lost its end.
+func MessageCut(ln string) bool {
+	return len(strings.TrimRight(ln, "\r")) >= MsgMax
 }
 
 // DecodeMessage undoes the escaping OpenSSH applies to what it logs to

@@ -97,3 +97,14 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// OpenSSH cuts a logged message at MsgMax bytes; Messages marks one that
+// long, and only one that long.
+func TestMessagesMarksCutOnes(t *testing.T) {
+	whole := "Can't ls: \"/" + strings.Repeat("x", MsgMax-len("Can't ls: \"/")-2) + "\""
+	cut := "Can't ls: \"/" + strings.Repeat("x", MsgMax-len("Can't ls: \"/"))
+	got := Messages([]string{whole + "\r", cut + "\r"})
+	if len(got) != 2 || got[0] != whole || got[1] != cut+CutMark {
+		t.Errorf("Messages = %q; want the first whole and the second marked", got)
+	}
+}

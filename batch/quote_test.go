@@ -483,12 +483,15 @@ func TestMaxLineBoundary(t *testing.T) {
 	}
 }
 
-// TestNewListingMaxLine: a directory whose line fits with the longest chain
-// is always listed, and one whose line is too long even with the shortest
-// chain is always refused.
+// TestNewListingMaxLine: every chain has the same length, so a directory
+// whose line fits is always listed, and one a byte longer is always
+// refused.
 func TestNewListingMaxLine(t *testing.T) {
 	longest := strings.Repeat("/.", tagSteps) + "/."
-	shortest := strings.Repeat("/", tagSteps) + "/."
+	shortest := strings.Repeat("//", tagSteps) + "/."
+	if len(longest) != TagLen || len(shortest) != TagLen {
+		t.Fatalf("chains of %d and %d bytes, want %d", len(longest), len(shortest), TagLen)
+	}
 	dir := func(tag string, extra int) string {
 		base := listingWithTag(t, "/", tag).Line
 		return "/" + strings.Repeat("d", MaxLine-len(base)+extra)
@@ -526,7 +529,7 @@ func listingLine(dir, tag string) (string, error) {
 	if err := absolute(dir); err != nil {
 		return "", err
 	}
-	return line("ls -lan", arg{path: dir, suffix: tag, maxSuffix: 2*tagSteps + 2, kind: globbed})
+	return line("ls -lan", arg{path: dir, suffix: tag, maxSuffix: TagLen, kind: globbed})
 }
 
 // listingWithTag is a Listing with a chosen chain, for tests that need the
@@ -541,7 +544,7 @@ func listingWithTag(t testing.TB, dir, tag string) *Listing {
 	return &Listing{Dir: dir, Line: l, tag: tag}
 }
 
-var tagShape = regexp.MustCompile(`^(/\.?){40}/\.$`)
+var tagShape = regexp.MustCompile(`^(//|/\.){40}/\.$`)
 
 func TestNewListing(t *testing.T) {
 	seen := map[string]bool{}
@@ -551,7 +554,7 @@ func TestNewListing(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !tagShape.MatchString(l.tag) {
-			t.Fatalf("chain %q is not 40 steps of / or /. and a final /.", l.tag)
+			t.Fatalf("chain %q is not 40 steps of // or /. and a final /.", l.tag)
 		}
 		if seen[l.tag] {
 			t.Fatalf("chain %q came twice", l.tag)
@@ -567,9 +570,8 @@ func TestNewListing(t *testing.T) {
 	}
 }
 
-// The chain's length is random (41 to 81 bytes), so a directory near the
-// limit is listed or refused at random. The same request must get the same
-// answer every time.
+// The chain is random, but a directory near the limit must not be listed
+// or refused at random: the same request gets the same answer every time.
 func TestNewListingIsDeterministic(t *testing.T) {
 	base := listingWithTag(t, "/", strings.Repeat("/", tagSteps/2)+strings.Repeat("/.", tagSteps/2)+"/.").Line
 	dir := "/" + strings.Repeat("d", MaxLine-len(base))

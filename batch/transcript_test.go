@@ -30,7 +30,7 @@ var update = flag.Bool("update", false, "record the transcripts in testdata/ aga
 
 // transcriptTag is a chain of the shape NewListing makes, fixed so that
 // the recorded wire text is the same at every recording.
-const transcriptTag = "//././//.//.//././/.///.////./././/././././/././././/.///././/./."
+const transcriptTag = "/.///.///////./////////././//////./////////./////////././////.///////./////////./."
 
 // The directory sftp runs in while recording stands as this in the
 // transcript: in the listed path, the line sent, and sftp's output.

@@ -354,8 +354,11 @@ func (x executor) listed(op proto.ListDir, l *batch.Listing, out []string, err e
 	return failed(msg, nil)
 }
 
+// notFound reports sftp's "Can't ls: "PATH" not found", also when sftp cut
+// the message short within a long PATH (the other "Can't ls" message, too
+// many matches, cannot happen for a path without glob characters).
 func notFound(msg string) bool {
-	return strings.HasPrefix(msg, "Can't ls: ") && strings.HasSuffix(msg, " not found")
+	return strings.HasPrefix(msg, "Can't ls: ") && (strings.HasSuffix(msg, " not found") || strings.HasSuffix(msg, batch.CutMark))
 }
 
 // whyNotListed finds out why a listing came back "not found". The listing
