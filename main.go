@@ -168,6 +168,7 @@ func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess drive
 	// answer writes the oldest result, waiting for it.
 	answer := func() bool {
 		e := queue[0]
+		queue[0] = entry{} // the array outlives the slot: drop the finished call
 		queue = queue[1:]
 		resp := e.resp
 		if resp == nil {
@@ -206,6 +207,7 @@ func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess drive
 		stop := final != nil || ctx.Err() != nil
 		if len(unread) > 0 && !stop && len(queue) < window {
 			r := unread[0]
+			unread[0] = read{}
 			unread = unread[1:]
 			if !begin(r) {
 				return code

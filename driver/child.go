@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -306,6 +307,10 @@ func (c *child) routeLine(ln string) int {
 	}
 	p := c.queue[0]
 	if ln == p.marker {
+		// Clear the slot: the rest of the slice shares its array, and a
+		// finished command (a listing, say) must not stay reachable
+		// from it while later ones run.
+		c.queue[0] = nil
 		c.queue = c.queue[1:]
 		left := len(c.queue)
 		c.qmu.Unlock()
@@ -354,7 +359,7 @@ func (c *child) settle(queue []*Pending, reason string) {
 			c.cfg.Log.Printf("batch: script step %d of %d failed and sftp stopped there (%s); %d later step(s) go to the next script",
 				steps-len(queue)+1, steps, why, len(queue)-1)
 			close(head.done)
-			c.unrun = queue[1:]
+			c.unrun = slices.Clone(queue[1:]) // not the failed head's array
 			return
 		}
 	}
