@@ -48,7 +48,11 @@ type child struct {
 	closing atomic.Bool   // close has begun
 	unrun   []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
 	link    *link         // a spare script's connection (see Scripts)
-	first   *Pending      // the connect marker, queued by spawn: done without error once connected
+	// A script's: whether it has been given its lines, and a watch on its
+	// ssh once connected (nil if there is none to watch). Under qmu.
+	assigned bool
+	ssh      *procWatch
+	first    *Pending // the connect marker, queued by spawn: done without error once connected
 
 	// Only for a Session: what to answer on the terminal, and the
 	// handshake's outcome, valid after ready.

@@ -148,6 +148,7 @@ type master struct {
 	cmd    *exec.Cmd
 	socket string
 	exited chan struct{}
+	watch  *procWatch // nil if the process cannot be watched
 
 	mu        sync.Mutex
 	stderr    []string // what ssh said, CRs removed (bounded)
@@ -197,12 +198,16 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 	}
 	errW.Close()
 	m := &master{cmd: cmd, socket: socket, exited: make(chan struct{})}
+	m.watch, _ = watchProc(cmd.Process.Pid)
 	readDone := make(chan struct{})
 	go m.readStderr(errR, cfg, readDone)
 	go func() {
 		cmd.Wait()
 		<-readDone
 		close(m.exited)
+		if m.watch != nil {
+			m.watch.Close()
+		}
 	}()
 
 	deadline := time.NewTimer(timeout)
@@ -302,14 +307,16 @@ func (m *master) reason() string {
 	return withStatus(msg, exitStatus("ssh", m.cmd.ProcessState))
 }
 
-// alive reports whether the master is still running.
+// alive reports whether the master is still running, exactly: a master
+// that has just died is dead here at once, before the goroutine that
+// waits for it has run, so no script is ever given lines over it.
 func (m *master) alive() bool {
 	select {
 	case <-m.exited:
 		return false
 	default:
-		return true
 	}
+	return m.watch == nil || !m.watch.Exited()
 }
 
 // args are the options that make a script's ssh use the master.

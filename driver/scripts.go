@@ -478,6 +478,9 @@ func (s *Scripts) launch(l *link) (*child, error) {
 		case <-first.done:
 			c.pipes.restoreBlocking() // see childPipes
 			logChatter(s.cfg.Log, first.lines)
+			if first.err == nil {
+				c.watchIdleSSH()
+			}
 		case <-t.C:
 			c.qmu.Lock()
 			seen := describe(first.lines, "")
@@ -491,6 +494,11 @@ func (s *Scripts) launch(l *link) (*child, error) {
 		}
 		<-c.ended
 		c.close() // reaped; releases the pipes
+		c.qmu.Lock()
+		if c.ssh != nil {
+			c.ssh.Close()
+		}
+		c.qmu.Unlock()
 		s.mu.Lock()
 		delete(s.live, c)
 		if slices.Contains(s.spares, c) {
@@ -507,9 +515,56 @@ func (s *Scripts) launch(l *link) (*child, error) {
 	return c, nil
 }
 
+// errSpareGone is assign's error for a script whose ssh has exited.
+var errSpareGone = errors.New("its ssh exited before it was given lines")
+
+// watchIdleSSH stops a connected script whose ssh exits before the script
+// has been given its lines: the server closed its channel while it waited
+// (a ChannelTimeout, a killed session process, a lost master). Nothing
+// would notice otherwise: sftp, reading its script, only finds out when
+// it sends the first line's packets, and that line would fail for a loss
+// that happened before it was even given.
+func (c *child) watchIdleSSH() {
+	pid := childOf(c.cmd.Process.Pid, "ssh")
+	if pid == 0 {
+		return // not ssh (a -S program of the user's), or gone already
+	}
+	w, err := watchProc(pid)
+	if err != nil {
+		return
+	}
+	c.qmu.Lock()
+	c.ssh = w
+	c.qmu.Unlock()
+	go func() {
+		select {
+		case <-w.Gone():
+		case <-c.ended:
+			return
+		}
+		c.qmu.Lock()
+		idle := !c.assigned
+		c.qmu.Unlock()
+		if idle {
+			c.stop("connection lost: " + errSpareGone.Error())
+		}
+	}()
+}
+
 // assign writes the rest of a launched script, each line with its marker,
-// and ends it. It fails if the script has already ended.
+// and ends it. It fails if the script has already ended, or if its ssh has
+// (errSpareGone): then none of the lines was given to it.
 func (c *child) assign(lines []*Pending) error {
+	c.qmu.Lock()
+	c.assigned = true
+	ssh := c.ssh
+	c.qmu.Unlock()
+	// Asked of the kernel, not of the watch's goroutine, which may not
+	// have run yet: exactly whether ssh has exited by now.
+	if ssh != nil && ssh.Exited() {
+		c.stop("connection lost: " + errSpareGone.Error())
+		return errSpareGone
+	}
 	var text strings.Builder
 	for _, p := range lines {
 		t, err := c.enqueue(p)

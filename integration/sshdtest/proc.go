@@ -139,3 +139,65 @@ func freezeTree(root int) ([]int, error) {
 	}
 	return order, fmt.Errorf("process tree of %d did not settle while stopping it", root)
 }
+
+// KillSessions kills, with SIGKILL, the processes that serve the sessions
+// (channels) of every logged-in connection, and leaves the connections
+// themselves up: what a client sees when the server closes its channels
+// (ChannelTimeout, an administrator killing sftp-server). In sshd's tree
+// they are the grandchildren of each per-connection monitor: listener,
+// monitor ("sshd: USER [priv]"), the user's sshd ("sshd: USER@notty"),
+// then one process per session (internal-sftp runs in it). It returns how
+// many it killed.
+func (s *Server) KillSessions() (int, error) {
+	return s.killAtDepth(3)
+}
+
+// KillConnections kills, with SIGKILL, the user's sshd of every logged-in
+// connection (and so all their sessions): the connection drops while the
+// listener stays up.
+func (s *Server) KillConnections() (int, error) {
+	return s.killAtDepth(2)
+}
+
+// killAtDepth kills every process depth levels below the listener.
+func (s *Server) killAtDepth(depth int) (int, error) {
+	s.mu.Lock()
+	if s.cmd == nil {
+		s.mu.Unlock()
+		return 0, errors.New("server not running")
+	}
+	level := []int{s.cmd.Process.Pid}
+	s.mu.Unlock()
+	for range depth {
+		var next []int
+		for _, p := range level {
+			kids, err := childrenOf(p)
+			if err != nil {
+				return 0, err
+			}
+			next = append(next, kids...)
+		}
+		level = next
+	}
+	for _, p := range level {
+		if err := signal(p, syscall.SIGKILL); err != nil {
+			return 0, err
+		}
+	}
+	return len(level), nil
+}
+
+// childrenOf returns the living direct children of pid.
+func childrenOf(pid int) ([]int, error) {
+	ds, err := Descendants(pid)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, d := range ds {
+		if info, err := readStat(d); err == nil && info.ppid == pid {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
