@@ -354,6 +354,23 @@ func TestBadRequests(t *testing.T) {
 		{`{"command":"delete","args":{"path":"\ud800\ud800"}}`, result{Bad: `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`}},
 		{`{"command":"delete","args":{"path":"\ude00\ud83d"}}`, result{Bad: `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`}},
 
+		// Duplicate keys, at any depth, after unescaping. A filter or log
+		// reader may act on the first one while a decoder acts on the last.
+		{`{"command":"LISTDIR","command":"DELETE","args":{"path":"/tmp/dupA"}}`, result{Bad: `duplicate key "command"`}},
+		{`{"command":"DELETE","args":{"path":"a","path":"b"},"id":3}`, result{ID: "3", Bad: `duplicate key "path"`}},
+		{`{"command":"DELETE","args":{"path":"a","path":"a"}}`, result{Bad: `duplicate key "path"`}},
+		{`{"command":"DELETE","args":{"path":"a"},"args":{"path":"b"},"id":"x"}`, result{ID: `"x"`, Bad: `duplicate key "args"`}},
+		{`{"id":1,"command":"DELETE","args":{"path":"a"},"id":2}`, result{Bad: `duplicate key "id"`}},
+		{`{"command":"DELETE","\u0063ommand":"LISTDIR","args":{"path":"a"}}`, result{Bad: `duplicate key "command"`}},
+		{`{"command":"DELETE","args":{"p\u0061th":"a","path":"b"}}`, result{Bad: `duplicate key "path"`}},
+		{`{"command":"DELETE","args":{"path":"a"},"id":{"x":1,"x":2}}`, result{ID: `{"x":1,"x":2}`, Bad: `duplicate key "x"`}},
+		{`{"id":[{"k":1},{"k":2,"k":3}],"command":"DELETE","args":{"path":"a"}}`, result{ID: `[{"k":1},{"k":2,"k":3}]`, Bad: `duplicate key "k"`}},
+		{`{"command":"DELETE","args":{"path":"a","x":{"y":[1,{"z":0,"z":0}]}}}`, result{Bad: `duplicate key "z"`}},
+		{`{"command":"FROB","id":{"` + strings.Repeat("k", 100) + `":1,"` + strings.Repeat("k", 100) + `":2}}`, result{ID: `{"` + strings.Repeat("k", 100) + `":1,"` + strings.Repeat("k", 100) + `":2}`, Bad: `duplicate key "` + strings.Repeat("k", 64) + `"...`}},
+		{`{"command":"DELETE","args":{"path":"a"},"id":` + manyKeys(40, "k7") + `}`, result{ID: manyKeys(40, "k7"), Bad: `duplicate key "k7"`}},
+		{`{"command":"DELETE","args":{"path":"a"},"id":` + manyKeys(40, "k\u0037") + `}`, result{ID: manyKeys(40, "k\u0037"), Bad: `duplicate key "k7"`}},
+		{`{"command":"DELETE","args":{"path":"a"},"id":` + manyKeys(5, "k3") + `}`, result{ID: manyKeys(5, "k3"), Bad: `duplicate key "k3"`}},
+
 		// Near misses that are fine.
 		{`{"command":"delete","args":{"path":"\ud83d\ude00"}}`, result{Op: Delete{Path: "😀"}}},
 		{`{"command":"delete","args":{"path":"\\ud800"}}`, result{Op: Delete{Path: `\ud800`}}},
@@ -361,6 +378,10 @@ func TestBadRequests(t *testing.T) {
 		{`{"command":"delete","args":{"path":"\ufffd"}}`, result{Op: Delete{Path: "\ufffd"}}},
 		{`{"command":"delete","args":{"path":" "}}`, result{Op: Delete{Path: " "}}},
 		{`{"command":"delete","args":{"path":"p"},"id":null}`, result{ID: "null", Op: Delete{Path: "p"}}},
+		{`{"command":"delete","args":{"path":"p"},"id":{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}}`, result{ID: `{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}`, Op: Delete{Path: "p"}}},
+		{`{"command":"delete","args":{"path":"p"},"id":` + manyKeys(40, "") + `}`, result{ID: manyKeys(40, ""), Op: Delete{Path: "p"}}},
+		{`{"command":"delete","args":{"path":"p"},"id":{"k":1,"K":2,"k ":3,"\\u006b":4}}`, result{ID: `{"k":1,"K":2,"k ":3,"\\u006b":4}`, Op: Delete{Path: "p"}}},
+		{`{"comm\u0061nd":"delete","args":{"p\u0061th":"p"}}`, result{Op: Delete{Path: "p"}}},
 	}
 	const good = `{"command":"DELETE","args":{"path":"next"}}`
 	for _, tt := range tests {
@@ -374,6 +395,20 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("binary %q: results mismatch (-want +got):\n%s", tt.payload, diff)
 		}
 	}
+}
+
+// manyKeys returns a JSON object with n distinct keys k0, k1, ..., and then
+// the key extra if it is not "".
+func manyKeys(n int, extra string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if extra != "" {
+		fmt.Fprintf(&b, `"%s":true,`, extra)
+	}
+	return strings.TrimSuffix(b.String(), ",") + "}"
 }
 
 // deleteOfSize returns a DELETE request exactly n bytes long.

@@ -155,6 +155,14 @@ var seeds = []string{
 	`null`,
 	`{"command":`,
 	"{\"command\":\"delete\",\"args\":{\"path\":\"\xff\"}}",
+	`{"command":"LISTDIR","command":"DELETE","args":{"path":"/tmp/dupA"}}`,
+	`{"command":"delete","args":{"path":"a","path":"b"},"id":1}`,
+	`{"command":"delete","args":{"path":"a"},"args":{"path":"b"}}`,
+	`{"id":1,"command":"delete","args":{"path":"a"},"id":2}`,
+	`{"command":"delete","\u0063ommand":"put","args":{"p\u0061th":"a"}}`,
+	`{"command":"delete","args":{"path":"a"},"id":[{"k":1},{"k":2,"k\"":3,"k":4}]}`,
+	`{"command":"delete","args":{"path":"a"},"id":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"\\":0,"a":10}}`,
+	`{"command":"delete","args":{"path":"a\\\"b"},"id":{"x\\":[true,null,-1.5e3],"x":{}}}`,
 }
 
 func FuzzTextFrames(f *testing.F) {
@@ -227,4 +235,95 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		roundTrip(t, req, name)
 	})
+}
+
+// FuzzDecode checks decodeRequest against encoding/json: a payload with a
+// duplicate key anywhere is refused naming one, and any other is decoded
+// as encoding/json reads it.
+func FuzzDecode(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		req, err := decodeRequest(payload)
+		var bad *BadRequest
+		if err != nil && !errors.As(err, &bad) {
+			t.Fatalf("error %#v is not a *BadRequest", err)
+		}
+		dup, isObject := refDuplicate(payload)
+		if dup {
+			if bad == nil || !strings.HasPrefix(bad.Reason, "duplicate key ") {
+				t.Fatalf("%q has a duplicate key, but decodeRequest gave %v, %v", payload, req, err)
+			}
+			return
+		}
+		if bad != nil && strings.HasPrefix(bad.Reason, "duplicate key ") {
+			t.Fatalf("%q has no duplicate key, but decodeRequest said %q", payload, bad.Reason)
+		}
+		if err != nil {
+			if isObject && bad.Reason == "request is not a JSON object" {
+				t.Fatalf("%q is an object, but decodeRequest said %q", payload, bad.Reason)
+			}
+			return
+		}
+		var want struct {
+			Command string
+			Args    map[string]string
+			ID      json.RawMessage
+		}
+		if err := json.Unmarshal(payload, &want); err != nil {
+			t.Fatalf("%q decoded as %#v, but encoding/json says %v", payload, req, err)
+		}
+		if string(want.ID) != string(req.ID) {
+			t.Fatalf("%q: id %q, encoding/json read %q", payload, req.ID, want.ID)
+		}
+		var got map[string]string
+		switch op := req.Op.(type) {
+		case Put:
+			got = map[string]string{"source": op.Source, "dest": op.Dest}
+		case Get:
+			got = map[string]string{"source": op.Source, "dest": op.Dest}
+		case ListDir:
+			got = map[string]string{"path": op.Path}
+		case Delete:
+			got = map[string]string{"path": op.Path}
+		}
+		if diff := cmp.Diff(want.Args, got); diff != "" {
+			t.Fatalf("%q: args mismatch with encoding/json (-json +got):\n%s", payload, diff)
+		}
+	})
+}
+
+// refDuplicate is a slow, plain way to find duplicate keys: it walks
+// payload with json.Decoder.Token. It reports whether payload is valid
+// UTF-8 and JSON with a duplicate key, and whether it is an object.
+func refDuplicate(payload []byte) (dup, isObject bool) {
+	if !utf8.Valid(payload) || !json.Valid(payload) {
+		return false, false
+	}
+	d := json.NewDecoder(bytes.NewReader(payload))
+	var walk func() bool
+	walk = func() bool {
+		tok, _ := d.Token()
+		dup := false
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for d.More() {
+				k, _ := d.Token()
+				dup = dup || seen[k.(string)]
+				seen[k.(string)] = true
+				dup = walk() || dup
+			}
+			d.Token()
+		case json.Delim('['):
+			for d.More() {
+				dup = walk() || dup
+			}
+			d.Token()
+		}
+		return dup
+	}
+	isObject = bytes.TrimLeft(payload, " \t\r\n")[0] == '{'
+	return walk(), isObject
 }

@@ -3,7 +3,6 @@ package proto
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"unicode/utf8"
@@ -28,58 +27,73 @@ func decodeRequest(payload []byte) (*Request, error) {
 	if !utf8.Valid(payload) {
 		return nil, &BadRequest{Reason: "request is not valid UTF-8"}
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &top); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, &BadRequest{Reason: "request is not valid JSON: " + err.Error()}
+	if !json.Valid(payload) {
+		// Let encoding/json say what is wrong: Unmarshal checks the
+		// syntax first, with the same scanner as Valid.
+		reason := "request is not valid JSON"
+		if err := json.Unmarshal(payload, new(any)); err != nil {
+			reason += ": " + err.Error()
 		}
+		return nil, &BadRequest{Reason: reason}
+	}
+	w := newWalker()
+	if !w.walk(payload) {
 		return nil, &BadRequest{Reason: "request is not a JSON object"}
 	}
-	if top == nil { // the payload was null
-		return nil, &BadRequest{Reason: "request is not a JSON object"}
+	var id json.RawMessage
+	if raw, n := w.top.get("id"); n == 1 {
+		id = bytes.Clone(raw) // read first so that every later refusal can echo it
 	}
-	id := top["id"] // read first so that every later refusal can echo it
 	bad := func(format string, a ...any) (*Request, error) {
 		return nil, &BadRequest{ID: id, Reason: fmt.Sprintf(format, a...)}
 	}
 
+	// Before anything else: a request that reads one way to whatever
+	// looks at the first of two keys and another to us must not run.
+	if w.dup != nil {
+		return bad("duplicate key %s", quote(string(w.dup)))
+	}
+
 	var unknown []string
-	for k := range top {
-		if k != "command" && k != "args" && k != "id" {
-			unknown = append(unknown, k)
+	for _, m := range w.top {
+		if k := m.key; string(k) != "command" && string(k) != "args" && string(k) != "id" {
+			unknown = append(unknown, string(k))
 		}
 	}
 	if len(unknown) > 0 {
 		return bad("unknown key %s", quote(slices.Min(unknown)))
 	}
 
-	rawName, ok := top["command"]
-	if !ok {
+	rawName, n := w.top.get("command")
+	if n == 0 {
 		return bad(`missing "command"`)
 	}
-	var name string
-	if len(rawName) == 0 || rawName[0] != '"' || json.Unmarshal(rawName, &name) != nil {
+	if rawName[0] != '"' {
 		return bad(`"command" must be a string`)
 	}
-	canon := asciiUpper(name)
+	canon := asciiUpper(rawName[1 : len(rawName)-1])
+	if bytes.IndexByte(rawName, '\\') >= 0 {
+		canon = asciiUpper([]byte(unquote(rawName)))
+	}
 	decode, ok := commands[canon]
 	if !ok {
-		return bad("unknown command %s", quote(name))
+		return bad("unknown command %s", quote(unquote(rawName)))
 	}
 
 	a := &args{}
-	if raw := top["args"]; len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
-		if raw[0] != '{' || json.Unmarshal(raw, &a.m) != nil {
+	a.asked = a.askedBuf[:0]
+	if raw, _ := w.top.get("args"); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
+		if raw[0] != '{' {
 			return bad(`%s: "args" must be an object`, canon)
 		}
+		a.m = w.args
 		a.present = true
 	}
 	op := decode(a)
 	unknown = unknown[:0]
-	for k := range a.m {
-		if !slices.Contains(a.asked, k) {
-			unknown = append(unknown, k)
+	for _, m := range a.m {
+		if !slices.Contains(a.asked, string(m.key)) {
+			unknown = append(unknown, string(m.key))
 		}
 	}
 	// An unknown argument is reported before a missing one: "src" for
@@ -93,13 +107,27 @@ func decodeRequest(payload []byte) (*Request, error) {
 	return &Request{ID: id, Op: op}, nil
 }
 
+// unquote returns the value of the JSON string literal raw, which must be
+// valid.
+func unquote(raw []byte) string {
+	body := raw[1 : len(raw)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return string(body) // valid JSON and UTF-8: nothing to undo
+	}
+	var s string
+	json.Unmarshal(raw, &s) // cannot fail: raw is a valid string literal
+	return s
+}
+
 // args hands a command's arguments to its decode function and remembers
 // the first thing wrong with them.
 type args struct {
-	m       map[string]json.RawMessage
+	m       members
 	present bool     // "args" was given and not null
 	asked   []string // names the decode function asked for
 	err     string   // first problem found, "" if none
+
+	askedBuf [2]string // room for asked
 }
 
 // str returns the argument name, which must be a non-empty JSON string.
@@ -113,13 +141,12 @@ func (a *args) str(name string) string {
 		a.err = `missing "args"`
 		return ""
 	}
-	raw, ok := a.m[name]
-	if !ok {
+	raw, n := a.m.get(name)
+	if n == 0 {
 		a.err = fmt.Sprintf("missing argument %q", name)
 		return ""
 	}
-	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if raw[0] != '"' {
 		a.err = fmt.Sprintf("argument %q must be a string", name)
 		return ""
 	}
@@ -128,6 +155,7 @@ func (a *args) str(name string) string {
 		a.err = fmt.Sprintf("argument %q has a \\u escape of a lone UTF-16 surrogate", name)
 		return ""
 	}
+	s := unquote(raw)
 	if s == "" {
 		a.err = fmt.Sprintf("argument %q must not be empty", name)
 		return ""
@@ -185,8 +213,8 @@ func hexEscape(raw []byte, i int) (rune, bool) {
 
 // asciiUpper upper-cases ASCII letters only. strings.ToUpper would also
 // map, e.g., "ſ" (U+017F) to "S" and so accept "liſtdir".
-func asciiUpper(s string) string {
-	b := []byte(s)
+func asciiUpper(s []byte) string {
+	b := []byte(string(s)) // a copy
 	for i, c := range b {
 		if 'a' <= c && c <= 'z' {
 			b[i] = c - 'a' + 'A'
