@@ -316,3 +316,46 @@ func testTruncatedBinaryFrame(t *testing.T, m mode) {
 		t.Errorf("exit %d, %v; want a non-zero exit", code, err)
 	}
 }
+
+// TestDuplicateKeys: a request with a duplicate key is refused, whichever
+// key it is, and nothing runs (issue 9: the last "command" used to win,
+// so a LISTDIR to anything reading the first key deleted a file).
+func TestDuplicateKeys(t *testing.T) { eachMode(t, testDuplicateKeys) }
+
+func testDuplicateKeys(t *testing.T, m mode) {
+	bothFramings(t, func(t *testing.T, fr client.Framing) {
+		s := startDefault(t, m, fr)
+		rel, abs := remoteDir(t, srv)
+		victim := filepath.Join(abs, "dupA")
+		writeFile(t, srv, victim, []byte("keep me"))
+		q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+		target := q(rel + "/dupA")
+		cases := []struct{ name, payload string }{
+			{"command", `{"command":"LISTDIR","command":"DELETE","args":{"path":` + target + `},"id":1}`},
+			{"escaped command", `{"command":"LISTDIR","comm\u0061nd":"DELETE","args":{"path":` + target + `},"id":1}`},
+			{"path", `{"command":"DELETE","args":{"path":"no-such-decoy","path":` + target + `},"id":1}`},
+			{"args", `{"command":"DELETE","args":{"path":"no-such-decoy"},"args":{"path":` + target + `},"id":1}`},
+			{"inside id", `{"command":"DELETE","args":{"path":` + target + `},"id":{"n":1,"n":1}}`},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				res := s.do([]byte(tc.payload))
+				if res.Status != "fail" || !strings.Contains(res.Message, "duplicate key") {
+					t.Errorf("payload %s: %s, want fail for a duplicate key", tc.payload, res.Raw)
+				}
+				if !exists(victim) {
+					t.Fatalf("payload %s removed %s", tc.payload, victim)
+				}
+				next := s.do([]byte(fmt.Sprintf(`{"command":"LISTDIR","args":{"path":%s},"id":%d}`, q(rel), 100+i)))
+				if next.Status != "ok" || string(next.ID) != fmt.Sprint(100+i) {
+					t.Errorf("request after the fail: %s, want ok with id %d", next.Raw, 100+i)
+				}
+			})
+		}
+		s.must("ok", del(rel+"/dupA"))
+		if exists(victim) {
+			t.Errorf("%s is still there after a plain DELETE", victim)
+		}
+		s.finish()
+	})
+}
