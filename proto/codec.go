@@ -69,11 +69,12 @@ type codec struct {
 
 	// Reading side.
 	r       *bufio.Reader
-	auto    bool   // framing was FramingAuto in NewCodec
-	header  bool   // a frame header has been read
-	big     []byte // holds a request that does not fit in r's buffer
-	discard int    // bytes of r still to skip, once the peeked frame is decoded
-	broken  error  // the ErrStreamBroken error, returned again by every later call
+	auto    bool     // framing was FramingAuto in NewCodec
+	header  bool     // a frame header has been read
+	big     []byte   // holds a request that does not fit in r's buffer
+	blocks  [][]byte // hold a text line that does not fit in r's buffer
+	discard int      // bytes of r still to skip, once the peeked frame is decoded
+	broken  error    // the ErrStreamBroken error, returned again by every later call
 
 	// Writing side.
 	w   io.Writer
@@ -125,6 +126,10 @@ func (c *codec) readRequest() (*Request, error) {
 	}
 	if cap(c.big) > keepBufSize {
 		c.big = nil
+	}
+	if len(c.blocks) > 1 { // keep the first, which is not over keepBufSize
+		clear(c.blocks[1:])
+		c.blocks = c.blocks[:1]
 	}
 	return req, err
 }
@@ -198,28 +203,41 @@ func (c *codec) readRawLine() ([]byte, error) {
 		return nil, c.readError(err)
 	}
 
-	// The line is longer than r's buffer: gather it in c.big, up to the
-	// longest a valid line can be (MaxFrame, plus CR and LF).
+	// The line is longer than r's buffer: gather it, up to the longest a
+	// valid line can be (MaxFrame, plus CR and LF). It is gathered in
+	// blocks rather than in one buffer grown by doubling, so that a line
+	// that turns out too long has cost its first MaxFrame bytes once (they
+	// could have been a valid request), not about twice that.
 	const limit = MaxFrame + 2
-	c.big = append(c.big[:0], line...)
+	n, used := 0, 0 // bytes gathered, blocks holding them
 	for {
-		line, err = c.r.ReadSlice('\n')
-		if len(c.big)+len(line) > limit {
+		if n+len(line) > limit {
 			break
 		}
-		c.big = grow(c.big, len(line), limit)
-		c.big = append(c.big, line...)
+		for p := line; len(p) > 0; {
+			if used == 0 || len(c.blocks[used-1]) == cap(c.blocks[used-1]) {
+				if used == len(c.blocks) {
+					c.blocks = append(c.blocks, make([]byte, 0, min(blockSize, limit-n)))
+				}
+				c.blocks[used] = c.blocks[used][:0]
+				used++
+			}
+			b := &c.blocks[used-1]
+			k := min(len(p), cap(*b)-len(*b))
+			*b = append(*b, p[:k]...)
+			p = p[k:]
+			n += k
+		}
 		switch err {
-		case nil:
-			return c.big[:len(c.big)-1], nil
-		case io.EOF:
-			return c.big, nil
+		case nil, io.EOF:
+			return c.joinBlocks(used, n, err == nil), nil
 		case bufio.ErrBufferFull:
 		default:
 			return nil, c.readError(err)
 		}
+		line, err = c.r.ReadSlice('\n')
 	}
-	// Too long: skip to the end of the line without keeping any of it.
+	// Too long: skip to the end of the line without keeping any more of it.
 	for err == bufio.ErrBufferFull {
 		_, err = c.r.ReadSlice('\n')
 	}
@@ -229,17 +247,26 @@ func (c *codec) readRawLine() ([]byte, error) {
 	return nil, &BadRequest{Reason: tooLong}
 }
 
-// grow makes room in b for n more bytes, doubling its capacity but never
-// past limit, so that gathering a line allocates about twice its length.
-func grow(b []byte, n, limit int) []byte {
-	if len(b)+n <= cap(b) {
-		return b
+// blockSize is the size of the blocks a long text line is gathered in.
+const blockSize = 1 << 20
+
+// joinBlocks returns the n bytes in the first used blocks as one slice,
+// less the final LF if lf, copying them only if there is more than one block.
+func (c *codec) joinBlocks(used, n int, lf bool) []byte {
+	line := c.blocks[0]
+	if used > 1 {
+		line = make([]byte, 0, n)
+		for _, b := range c.blocks[:used] {
+			line = append(line, b...)
+		}
+		c.big = line        // dropped after decoding, as it is over keepBufSize
+		clear(c.blocks[1:]) // and the blocks at once, before decoding
+		c.blocks = c.blocks[:1]
 	}
-	size := max(2*cap(b), len(b)+n)
-	size = min(size, limit)
-	nb := make([]byte, len(b), size)
-	copy(nb, b)
-	return nb
+	if lf {
+		line = line[:len(line)-1]
+	}
+	return line
 }
 
 // readFrame returns the payload of the next binary frame. The result is

@@ -507,10 +507,36 @@ func TestLongLineIsNotBuffered(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("results mismatch (-want +got):\n%s", diff)
 	}
-	// Gathering up to MaxFrame by doubling allocates about 2*MaxFrame in all.
+	// Its first MaxFrame bytes are gathered, once; the rest is skipped.
 	t.Logf("reading a %d-byte line allocated %d bytes", lineSize, n)
-	if n > 3*MaxFrame {
-		t.Errorf("reading a %d-byte line allocated %d bytes, want at most %d", lineSize, n, 3*MaxFrame)
+	if n > MaxFrame+1<<20 {
+		t.Errorf("reading a %d-byte line allocated %d bytes, want at most %d", lineSize, n, MaxFrame+1<<20)
+	}
+}
+
+// TestOverlongLineCostsAtMostMaxFrame reads a 20 MiB text line, made as it
+// is read, and the request after it. What it allocates must stay below the
+// line's length: its first MaxFrame bytes may be held, as they could still
+// be a valid request, but nothing more, and not twice over by a buffer
+// grown by doubling.
+func TestOverlongLineCostsAtMostMaxFrame(t *testing.T) {
+	const lineSize = 20 << 20
+	const budget = MaxFrame + 1<<20
+	for _, first := range []string{"x", `{"command":"DELETE","args":{"path":"`} {
+		in := io.MultiReader(strings.NewReader(first),
+			&endless{b: 'p', n: lineSize - len(first), tail: "\n" + `{"command":"DELETE","args":{"path":"next"}}` + "\n"})
+		var got []result
+		n := allocated(func() {
+			got = readAll(t, NewCodec(in, io.Discard, FramingText))
+		})
+		want := []result{{Bad: "line longer than 16777216 bytes"}, {Op: Delete{Path: "next"}}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("results mismatch (-want +got):\n%s", diff)
+		}
+		t.Logf("reading a %d-byte line starting %q allocated %d bytes", lineSize, first, n)
+		if n > budget {
+			t.Errorf("reading a %d-byte line starting %q allocated %d bytes, want at most %d", lineSize, first, n, budget)
+		}
 	}
 }
 
