@@ -20,7 +20,8 @@
 // ProxyCommand (ProxyJumpConfig, ProxyCommandConfig), a server without
 // the sftp subsystem (Options.NoSFTP), a port that closes every
 // connection (Closer), and counters over the log (Logins, ForwardedTo).
-// A server that dies under a logged-in client is Kill or Stop.
+// A server that dies under a logged-in client is Kill or Stop. StartProFTPD
+// runs ProFTPD's mod_sftp instead of sshd, set up the same way.
 //
 // Accounts created here (TestUser, and TestUser2, TestUser3... when
 // several password servers run at once) are kept, as useradd made them,
@@ -128,8 +129,15 @@ type Server struct {
 	KnownHosts string // known_hosts holding this server's host key
 	LogFile    string // sshd's stderr, appended to across restarts
 
+	// Only for a ProFTPD server (StartProFTPD): its configuration, and
+	// its trace when asked for one. LogFile holds proftpd's stderr, its
+	// SystemLog and its SFTPLog.
+	ProFTPDConfig string
+	TraceLog      string
+
 	opts    Options
 	sshd    string
+	proftpd *proftpdSetup // set when the server is ProFTPD's mod_sftp (StartProFTPD)
 	keygen  string
 	hostPub string // "ssh-ed25519 AAAA..." without comment
 
@@ -397,7 +405,7 @@ func (s *Server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return errors.New("sshd already running")
+		return errors.New("server already running")
 	}
 	logf, err := os.OpenFile(s.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -408,7 +416,19 @@ func (s *Server) launch() error {
 		logf.Close()
 		return err
 	}
+	name := "sshd"
 	cmd := exec.Command(s.sshd, "-D", "-e", "-f", s.SSHDConfig)
+	// The log line proves that our sshd holds the port (another process
+	// could have grabbed it); the banner proves it serves.
+	listening := fmt.Sprintf("Server listening on 127.0.0.1 port %d.", s.Port)
+	banner := "SSH-2.0-"
+	if s.proftpd != nil {
+		// ProFTPD logs nothing once it has bound the port; only it
+		// answers with mod_sftp's identification.
+		name = "proftpd"
+		cmd = s.proftpd.command()
+		listening, banner = "", "SSH-2.0-mod_sftp"
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// If the test binary dies without cleaning up, take the listener along.
@@ -424,7 +444,6 @@ func (s *Server) launch() error {
 	}()
 	s.cmd, s.done, s.log = cmd, done, logf
 
-	listening := fmt.Sprintf("Server listening on 127.0.0.1 port %d.", s.Port)
 	deadline := time.Now().Add(s.opts.ReadyTimeout)
 	for {
 		select {
@@ -434,18 +453,16 @@ func (s *Server) launch() error {
 			s.log = nil
 			tail := s.logSince(start)
 			if strings.Contains(tail, "Address already in use") {
-				return fmt.Errorf("sshd on port %d: %w", s.Port, errAddrInUse)
+				return fmt.Errorf("%s on port %d: %w", name, s.Port, errAddrInUse)
 			}
-			return fmt.Errorf("sshd exited during start-up (%v); log:\n%s", cmd.ProcessState, tail)
+			return fmt.Errorf("%s exited during start-up (%v); log:\n%s", name, cmd.ProcessState, tail)
 		default:
 		}
-		// The log line proves that our sshd holds the port (another
-		// process could have grabbed it); the banner proves it serves.
-		if strings.Contains(s.logSince(start), listening) && s.banner() == nil {
+		if strings.Contains(s.logSince(start), listening) && s.banner(banner) == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			err := fmt.Errorf("sshd not ready on port %d after %v; log:\n%s", s.Port, s.opts.ReadyTimeout, s.logSince(start))
+			err := fmt.Errorf("%s not ready on port %d after %v; log:\n%s", name, s.Port, s.opts.ReadyTimeout, s.logSince(start))
 			s.stopLocked(syscall.SIGKILL, 0)
 			return err
 		}
@@ -453,8 +470,9 @@ func (s *Server) launch() error {
 	}
 }
 
-// banner dials the port and reads the SSH identification string.
-func (s *Server) banner() error {
+// banner dials the port and reads the SSH identification string, which
+// must start with prefix.
+func (s *Server) banner(prefix string) error {
 	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 	if err != nil {
 		return err
@@ -465,7 +483,7 @@ func (s *Server) banner() error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "SSH-2.0-") {
+	if !strings.HasPrefix(line, prefix) {
 		return fmt.Errorf("unexpected banner %q", line)
 	}
 	return nil

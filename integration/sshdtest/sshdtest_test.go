@@ -848,3 +848,54 @@ func TestCloser(t *testing.T) {
 		t.Errorf("after Close: exit %d, want 255 and %q:\n%s", code, want, out)
 	}
 }
+
+// TestProFTPD starts a ProFTPD mod_sftp server, logs in with sftp, checks
+// that the login directory is Home and that an upload lands there as the
+// login user, and that Cleanup leaves no process and no directory behind.
+func TestProFTPD(t *testing.T) {
+	requireOpenSSH(t)
+	s, err := StartProFTPD(ProFTPDOptions{})
+	if errors.Is(err, ErrNoProFTPD) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleaned := false
+	t.Cleanup(func() {
+		if !cleaned {
+			t.Logf("proftpd log:\n%s", s.Log())
+			s.Cleanup()
+		}
+	})
+	local := filepath.Join(t.TempDir(), "up.txt")
+	if err := os.WriteFile(local, []byte("proftpd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := batch(t, s.SSHConfig, "pwd\nput "+local+" up.txt\n")
+	if code != 0 || !strings.Contains(out, "Remote working directory: "+s.Home) {
+		t.Fatalf("sftp exit %d, output:\n%s", code, out)
+	}
+	fi, err := os.Stat(filepath.Join(s.Home, "up.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != s.UID || fi.Mode().Perm() != 0o644 {
+		t.Errorf("uploaded file: uid %d mode %v, want uid %d mode 0644", st.Uid, fi.Mode().Perm(), s.UID)
+	}
+	if !strings.Contains(s.Log(), "mod_sftp") {
+		t.Errorf("the log holds nothing from mod_sftp:\n%s", s.Log())
+	}
+
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	s.Cleanup()
+	cleaned = true
+	if Alive(pid) {
+		t.Errorf("proftpd %d still running after Cleanup", pid)
+	}
+	if _, err := os.Stat(s.Dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Cleanup left %s: %v", s.Dir, err)
+	}
+}
