@@ -153,6 +153,7 @@ type master struct {
 	mu        sync.Mutex
 	stderr    []string // what ssh said, CRs removed (bounded)
 	serverKey string   // "TYPE SHA256:..." as ssh logged it at debug level
+	software  string   // the server's software version, as ssh logged it at debug level
 	ready     bool     // after which stderr lines are logged instead
 	stopping  bool     // after which they are dropped (ssh's goodbye statistics)
 	refused   bool     // ssh said it could not set up the socket
@@ -265,6 +266,11 @@ func (m *master) readStderr(r *os.File, cfg *Config, done chan<- struct{}) {
 				m.serverKey = key
 				m.mu.Unlock()
 			}
+			if _, sw, ok := strings.Cut(debug, ", remote software version "); ok && strings.HasPrefix(debug, "Remote protocol version ") {
+				m.mu.Lock()
+				m.software = sw
+				m.mu.Unlock()
+			}
 			continue
 		}
 		if ln == "" {
@@ -317,6 +323,25 @@ func (m *master) alive() bool {
 	default:
 	}
 	return m.watch == nil || !m.watch.Exited()
+}
+
+// oneSFTPAtATime reports whether the server mixes up the SFTP streams of
+// channels that carry data at the same time, so that scripts must not
+// overlap at all: ProFTPD's mod_sftp (1.3.8, and its main branch as of
+// 2026) assembles incoming SFTP packets in one buffer per connection, not
+// per channel (curr_pkt and curr_buf in contrib/mod_sftp/fxp.c). An SFTP
+// WRITE (32 KiB of data plus its header) spans two SSH packets; when a
+// packet of another channel arrives in between, such as the INIT and
+// REALPATH of a script starting while an upload runs, its bytes are taken
+// into the upload's packet: the upload stalls or the server's process
+// aborts ("malloc assertion failure"), taking the connection with it. It
+// identifies itself as "SSH-2.0-mod_sftp" or "SSH-2.0-mod_sftp/VERSION".
+// Valid once the master is up (ssh logs the version before it
+// authenticates).
+func (m *master) oneSFTPAtATime() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.software == "mod_sftp" || strings.HasPrefix(m.software, "mod_sftp/")
 }
 
 // args are the options that make a script's ssh use the master.

@@ -48,7 +48,7 @@ type Scripts struct {
 	live     map[*child]bool  // every sftp running, for Kill
 	masters  map[*master]bool // every master running, for Kill
 	killed   bool
-	noSpares bool // the server refused a spare its session
+	noSpares bool // the server refused a spare its session, or cannot take one (oneSFTPAtATime)
 	share    sharing
 	askpass  *askpassServer // when there is a secret to give
 	env      []string       // for every ssh: how to reach askpass
@@ -266,6 +266,13 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 	}
 	s.masters[m] = true
 	l.master = m
+	if m.oneSFTPAtATime() && !s.noSpares {
+		// A spare connecting while a script uploads would corrupt the
+		// upload (see oneSFTPAtATime): start each script only when the
+		// one before it has ended, which runNext already does.
+		s.noSpares = true
+		s.cfg.Log.Printf("batch mode: the server (ProFTPD's mod_sftp) cannot serve two SFTP sessions on one connection at the same time; running scripts strictly one after another, none kept ready")
+	}
 	return nil
 }
 
