@@ -56,6 +56,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "sftper %s\n", version)
 		return 0
 	}
+	if pw := os.Getenv("SFTPER_PASSWORD"); pw != "" {
+		// Out of /proc/PID/environ too (see scrub.go).
+		if err := scrubEnv("SFTPER_PASSWORD", pw); err != nil {
+			fmt.Fprintf(stderr, "sftper: SFTPER_PASSWORD stays readable in /proc/%d/environ: %v\n", os.Getpid(), err)
+		}
+	}
 	secret, err := readSecret(o.passwordFile, os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "sftper: %v\n", err)
