@@ -95,8 +95,14 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.inR, pipes.outW, pipes.errW
 	// A session of its own: the whole process group (sftp, ssh and any
 	// ProxyCommand) can be signalled at once, and ssh has no way to the
-	// terminal sftper may have been started from.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// terminal sftper may have been started from. Pdeathsig: sftp dies
+	// with sftper, so that nothing writes a killed sftper's download
+	// file any more (see leftovers.go). The kernel sends it when the
+	// thread that started sftp ends, not only the process; Go ends a
+	// thread before the process only when a goroutine locked to it
+	// (runtime.LockOSThread) returns, which nothing in sftper does (the
+	// master relies on the same).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	var ptmx, tty *os.File
 	if !script {
 		// The pty is the controlling terminal: ssh's /dev/tty, where it
