@@ -69,7 +69,7 @@ type askpassServer struct {
 
 // startAskpass listens in a new private directory.
 func startAskpass(secret *Secret, logf func(string, ...any)) (*askpassServer, error) {
-	dir, err := os.MkdirTemp("", "sftper-")
+	dir, err := makeOwnDir(logf) // see leftovers.go
 	if err != nil {
 		return nil, err
 	}

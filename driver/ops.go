@@ -2,8 +2,6 @@ package driver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -272,9 +270,7 @@ func (x executor) get(op proto.Get) step {
 		// Like sftp and scp: a directory receives the file under its own name.
 		dest = strings.TrimSuffix(dest, "/") + "/" + path.Base(op.Source)
 	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(filepath.Dir(dest), ".sftper-"+hex.EncodeToString(rnd[:])+".part")
+	tmp := partPath(filepath.Dir(dest)) // named for sftper: see leftovers.go
 	source, err := x.s.Resolve(x.ctx, op.Source)
 	if err != nil {
 		return done(failed(err.Error(), nil))
@@ -283,6 +279,7 @@ func (x executor) get(op proto.Get) step {
 	if err != nil {
 		return done(fail(err))
 	}
+	sweepParts(filepath.Dir(dest), logOf(x.s)) // once per directory
 	return x.send(line, nil, func(out []string, err error) *proto.Response {
 		if err == nil {
 			if msgs := batch.Messages(out); len(msgs) > 0 {

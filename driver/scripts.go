@@ -290,7 +290,7 @@ func (s *Scripts) decideSharing() sharing {
 		s.cfg.Log.Printf("batch mode: using the connection sharing of your ssh configuration (ControlPath %s)", path)
 		return shareUsers
 	}
-	dir, err := os.MkdirTemp("", "sftper-")
+	dir, err := makeOwnDir(s.cfg.Log.Printf) // see leftovers.go
 	if err != nil {
 		s.noSharing(fmt.Sprintf("cannot make a directory for the control socket: %v", err))
 		return shareNone
