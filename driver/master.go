@@ -302,8 +302,10 @@ func (m *master) said() string {
 	return strings.Join(m.stderr, "; ")
 }
 
-// reason says why the master exited.
+// reason says why the master exited; it waits for the exit to be reaped
+// (alive can know of it a moment before).
 func (m *master) reason() string {
+	<-m.exited
 	m.mu.Lock()
 	msg, ok := hostKeyFailure(m.stderr, m.serverKey)
 	m.mu.Unlock()

@@ -135,9 +135,11 @@ func (s *Scripts) connected(ctx context.Context) (*link, error) {
 		return nil, ErrClosed
 	}
 	if l := s.link; l != nil && l.stale() {
-		if l.master != nil {
-			s.cfg.Log.Printf("the connection master is gone (%s); connecting again", l.master.reason())
-			s.stopMaster(l.master)
+		if m := l.master; m != nil {
+			// Not under s.mu: the reason waits for the exit to be
+			// reaped.
+			go func() { s.cfg.Log.Printf("the connection master is gone (%s); connecting again", m.reason()) }()
+			s.stopMaster(m)
 		}
 		s.link = nil
 	}

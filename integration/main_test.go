@@ -136,6 +136,7 @@ type runOpts struct {
 	dir     string           // working directory; default a fresh t.TempDir()
 	env     []string         // added to the environment
 	server  *sshdtest.Server // whose log to show on failure; default srv
+	binary  string           // the sftper to run; default sftperBin
 }
 
 // defaultArgs connects to the shared server through its ssh_config alias.
@@ -161,7 +162,10 @@ func start(t *testing.T, o runOpts, args ...string) *sftper {
 	if o.mode != "" {
 		args = append([]string{"--mode", string(o.mode)}, args...)
 	}
-	p, err := client.Start(sftperBin, client.Options{Framing: o.framing, Dir: o.dir, Env: o.env}, args...)
+	if o.binary == "" {
+		o.binary = sftperBin
+	}
+	p, err := client.Start(o.binary, client.Options{Framing: o.framing, Dir: o.dir, Env: o.env}, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
