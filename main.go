@@ -75,6 +75,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Destination:    o.destination,
 		StartDir:       o.startDir,
 		ConnectTimeout: o.connectTimeout,
+		StallTimeout:   o.stallTimeout,
 		Share:          true,
 		Secret:         secret,
 		Log:            logger,

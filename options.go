@@ -38,6 +38,9 @@ sftper options:
                                like a shell would (default: sftp from PATH;
                                also $SFTPER_SFTP_COMMAND)
   --connect-timeout DURATION   bound on connecting, e.g. 30s (default 30s)
+  --stall-timeout DURATION     a request during which sftp moves no data for
+                               this long is an error, and sftp is stopped
+                               (default 2m)
   --password-file FILE         the password or key passphrase to give ssh when
                                it asks (FILE must not be readable by others;
                                also $SFTPER_PASSWORD; the file wins)
@@ -54,6 +57,7 @@ type options struct {
 	framing        proto.Framing
 	program        []string
 	connectTimeout time.Duration
+	stallTimeout   time.Duration
 	batch          bool // --mode batch
 	passwordFile   string
 	destination    string // as sftp takes it, without a path
@@ -65,7 +69,7 @@ type options struct {
 // take a value either attached (-oX=Y) or as the next word, long options
 // take --name=value or --name value, and "--" ends the options.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second}
+	o := &options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout}
 	sftpCommand, haveCommand := "", false
 	var positional []string
 	for i := 0; i < len(args); i++ {
@@ -91,7 +95,7 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				o.help = true
 			case "version":
 				o.version = true
-			case "framing", "sftp-command", "connect-timeout", "mode", "password-file":
+			case "framing", "sftp-command", "connect-timeout", "stall-timeout", "mode", "password-file":
 				val, err := value("--"+name, v, has)
 				if err != nil {
 					return nil, err
@@ -104,7 +108,11 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				case "sftp-command":
 					sftpCommand, haveCommand = val, true
 				case "connect-timeout":
-					if o.connectTimeout, err = parseTimeout(val); err != nil {
+					if o.connectTimeout, err = parseTimeout("connect", val); err != nil {
+						return nil, err
+					}
+				case "stall-timeout":
+					if o.stallTimeout, err = parseTimeout("stall", val); err != nil {
 						return nil, err
 					}
 				case "password-file":
@@ -183,18 +191,18 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 	return o, nil
 }
 
-func parseTimeout(s string) (time.Duration, error) {
+func parseTimeout(what, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		// A bare number is seconds, as in ssh's ConnectTimeout.
 		n, nerr := strconv.ParseFloat(s, 64)
 		if nerr != nil {
-			return 0, fmt.Errorf("bad connect timeout %q (want a duration such as 30s)", s)
+			return 0, fmt.Errorf("bad %s timeout %q (want a duration such as 30s)", what, s)
 		}
 		d = time.Duration(n * float64(time.Second))
 	}
 	if d <= 0 {
-		return 0, fmt.Errorf("connect timeout must be positive, got %q", s)
+		return 0, fmt.Errorf("%s timeout must be positive, got %q", what, s)
 	}
 	return d, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sftper/sftper/driver"
 	"github.com/sftper/sftper/proto"
 )
 
@@ -20,34 +21,36 @@ func TestParseArgs(t *testing.T) {
 		want options
 	}{
 		{"alias", []string{"myhost"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "myhost"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "myhost"}},
 		{"user at host", []string{"bob@example.org"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "bob@example.org"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "bob@example.org"}},
 		{"ipv6", []string{"bob@[::1]"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "bob@[::1]"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "bob@[::1]"}},
 		{"url without path", []string{"sftp://bob@h:2222"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "sftp://bob@h:2222"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "sftp://bob@h:2222"}},
 		{"url with path", []string{"sftp://h/in%20box/sub"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "sftp://h", startDir: "in box/sub"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "sftp://h", startDir: "in box/sub"}},
 		{"url with absolute path", []string{"SFTP://h//srv/x"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "sftp://h", startDir: "/srv/x"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "sftp://h", startDir: "/srv/x"}},
 		{"url with trailing slash only", []string{"sftp://h/"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "sftp://h"}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "sftp://h"}},
 		{"openssh options in order, attached and separate", []string{"-F", "cfg", "-oBatchMode=no", "-o", "Port=2", "-i", "k", "-P", "22", "-J", "jump", "h"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "h",
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "h",
 				sshArgs: []string{"-F", "cfg", "-o", "BatchMode=no", "-o", "Port=2", "-i", "k", "-P", "22", "-J", "jump"}}},
 		{"long options", []string{"--framing", "binary", "--connect-timeout=2s", "--sftp-command", "sftp -l 100", "h"}, none,
-			options{framing: proto.FramingBinary, connectTimeout: 2 * time.Second, destination: "h", program: []string{"sftp", "-l", "100"}}},
+			options{framing: proto.FramingBinary, connectTimeout: 2 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "h", program: []string{"sftp", "-l", "100"}}},
+		{"stall timeout", []string{"--stall-timeout", "90s", "h"}, none,
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: 90 * time.Second, destination: "h"}},
 		{"timeout in seconds", []string{"--connect-timeout", "1.5", "h"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 1500 * time.Millisecond, destination: "h"}},
+			options{framing: proto.FramingAuto, connectTimeout: 1500 * time.Millisecond, stallTimeout: driver.DefaultStallTimeout, destination: "h"}},
 		{"sftp command from the environment", []string{"h"}, env(map[string]string{"SFTPER_SFTP_COMMAND": `/opt/my\ sftp -R 64`}),
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "h", program: []string{"/opt/my sftp", "-R", "64"}}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "h", program: []string{"/opt/my sftp", "-R", "64"}}},
 		{"flag beats the environment", []string{"--sftp-command=sftp", "h"}, env(map[string]string{"SFTPER_SFTP_COMMAND": "other"}),
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "h", program: []string{"sftp"}}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "h", program: []string{"sftp"}}},
 		{"double dash", []string{"--", "h"}, none,
-			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, destination: "h"}},
-		{"help", []string{"--help"}, none, options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, help: true}},
-		{"version", []string{"--version"}, none, options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, version: true}},
+			options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, destination: "h"}},
+		{"help", []string{"--help"}, none, options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, help: true}},
+		{"version", []string{"--version"}, none, options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, version: true}},
 	}
 	for _, tt := range tests {
 		got, err := parseArgs(tt.args, tt.env)
@@ -73,6 +76,8 @@ func TestParseArgsRefuses(t *testing.T) {
 		{[]string{"--framing", "json", "h"}, "unknown framing"},
 		{[]string{"--connect-timeout", "soon", "h"}, "bad connect timeout"},
 		{[]string{"--connect-timeout", "-1s", "h"}, "must be positive"},
+		{[]string{"--stall-timeout", "0", "h"}, "stall timeout must be positive"},
+		{[]string{"--stall-timeout", "never", "h"}, "bad stall timeout"},
 		{[]string{"-P", "http", "h"}, "bad port"},
 		{[]string{"h", "extra"}, "unexpected argument"},
 		{[]string{"host:dir"}, "bad DESTINATION"},

@@ -47,12 +47,15 @@ type child struct {
 	ended   chan struct{} // closed when the output has ended and every command is settled
 	closing atomic.Bool   // close has begun
 	unrun   []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
-	link    *link         // a spare script's connection (see Scripts)
+	link    *link         // a script's connection (see Scripts)
 	// A script's: whether it has been given its lines, and a watch on its
 	// ssh once connected (nil if there is none to watch). Under qmu.
 	assigned bool
 	ssh      *procWatch
-	first    *Pending // the connect marker, queued by spawn: done without error once connected
+
+	stall   stallWatch // under qmu
+	stalled bool       // stopped for want of progress (see stall.go); under qmu
+	first   *Pending   // the connect marker, queued by spawn: done without error once connected
 
 	// Only for a Session: what to answer on the terminal, and the
 	// handshake's outcome, valid after ready.
@@ -162,11 +165,42 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 		c.status = cmd.Wait()
 		pipes.restoreBlocking() // let the output reach its end
 		close(c.exited)
+		c.endOutput()
 	}()
 	if _, err := io.WriteString(c.stdin, text); err != nil {
 		c.kill() // settled as a connect failure once the output ends
 	}
 	return c, nil
+}
+
+// outputLinger is how long sftper goes on reading a child's output after
+// the child has exited, when something else still holds the pipe's
+// writing end. Something can: an ssh that multiplexes over a master
+// passes its standard error to the master, which holds it as long as the
+// channel lives, and a hung server may never end the channel. Normally the
+// output ends at once with the process; the wait is only for the rest of
+// what sftp and its ssh had written, which sftper reads at once.
+const outputLinger = 2 * time.Second
+
+// endOutput makes sure the output reaches its end once the child has
+// exited: at once when sftper stopped it on purpose (the reason is its
+// own; anything still to come is of no use), else after outputLinger.
+func (c *child) endOutput() {
+	c.qmu.Lock()
+	stopped := c.why != ""
+	c.qmu.Unlock()
+	if !stopped {
+		select {
+		case <-c.ended:
+			return
+		case <-time.After(outputLinger):
+		}
+	}
+	select {
+	case <-c.ended:
+	default:
+		c.pipes.outR.Close() // route's read fails, and it settles what is left
+	}
 }
 
 // childEnv pins what sftp's output depends on and nothing else.
@@ -219,6 +253,9 @@ func (c *child) enqueue(p *Pending) (string, error) {
 		return "", &ConnError{Msg: c.lost.Msg}
 	}
 	c.queue = append(c.queue, p) // before writing: the output may come at once
+	if len(c.queue) == 1 {
+		c.armStall()
+	}
 	if p.line == "" {
 		return m + "\n", nil
 	}
@@ -352,7 +389,7 @@ func (c *child) settle(queue []*Pending, reason string) {
 	}
 	connected := !c.script || !queue[0].connect // a script's first marker comes once connected
 	c.qmu.Lock()
-	stopped := c.why != ""
+	stopped, stalled := c.why != "", c.stalled
 	c.qmu.Unlock()
 	if c.script && connected && !stopped {
 		var ee *exec.ExitError
@@ -381,8 +418,13 @@ func (c *child) settle(queue []*Pending, reason string) {
 		reason = "connection lost: " + reason
 	}
 	for i, p := range queue {
-		// In a script only the first outstanding line can have started.
-		p.err = &ConnError{Msg: reason, Sent: i == 0 && connected}
+		msg := reason
+		if stalled && i > 0 {
+			msg = "not run: sftp was stopped because the request before it timed out (sftp moved no data for " +
+				c.cfg.StallTimeout.String() + ")"
+		}
+		// Only the first outstanding line can have started.
+		p.err = &ConnError{Msg: msg, Sent: i == 0 && connected}
 		close(p.done)
 	}
 }

@@ -24,6 +24,9 @@ type Config struct {
 	// ConnectTimeout bounds the time from starting sftp (or ssh) to a
 	// connected session.
 	ConnectTimeout time.Duration
+	// StallTimeout bounds how long a command may run without sftp moving
+	// any data (see stall.go); DefaultStallTimeout if not positive.
+	StallTimeout time.Duration
 	// Share (batch mode only) lets Scripts start an OpenSSH ControlMaster
 	// of its own, so that every script rides one authenticated
 	// connection, unless the user's configuration already shares

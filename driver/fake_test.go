@@ -121,6 +121,11 @@ func fakeSftp(mode string) int {
 		case "sleep":
 			d, _ := time.ParseDuration(arg)
 			time.Sleep(d)
+		case "trickle": // a slow transfer: a line every 20 ms, for that long
+			d, _ := time.ParseDuration(arg)
+			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				fmt.Println(".")
+			}
 		}
 	}
 	return 0

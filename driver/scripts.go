@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sftper/sftper/batch"
@@ -59,6 +60,7 @@ type Scripts struct {
 // link is what scripts run over once connected: the master (nil without
 // sharing) and what the first script learnt of the working directory.
 type link struct {
+	broken atomic.Bool // a request over it timed out: connect again
 	ready  chan struct{}
 	err    *ConnError // valid after ready
 	master *master
@@ -70,6 +72,9 @@ type link struct {
 func NewScripts(cfg Config) *Scripts {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 30 * time.Second
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	if cfg.Log == nil {
 		cfg.Log = discard
@@ -135,11 +140,13 @@ func (s *Scripts) connected(ctx context.Context) (*link, error) {
 		return nil, ErrClosed
 	}
 	if l := s.link; l != nil && l.stale() {
-		if m := l.master; m != nil {
+		if m := l.master; m != nil && !l.broken.Load() {
 			// Not under s.mu: the reason waits for the exit to be
 			// reaped.
 			go func() { s.cfg.Log.Printf("the connection master is gone (%s); connecting again", m.reason()) }()
-			s.stopMaster(m)
+		}
+		if l.master != nil {
+			s.stopMaster(l.master)
 		}
 		s.link = nil
 	}
@@ -170,7 +177,7 @@ func (l *link) stale() bool {
 	default:
 		return false
 	}
-	return l.err != nil || (l.master != nil && !l.master.alive())
+	return l.err != nil || l.broken.Load() || (l.master != nil && !l.master.alive())
 }
 
 // connect starts establishing a link in the background. Called with s.mu
@@ -386,9 +393,18 @@ func (s *Scripts) runNext() {
 	s.refill()
 	go func() {
 		<-c.ended
+		c.qmu.Lock()
+		stalled := c.stalled
+		c.qmu.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.running = nil
+		if stalled && c.link == s.link && c.link != nil && !c.link.broken.Swap(true) {
+			// The connection under a request that hung is suspect:
+			// the next request connects again rather than queue
+			// behind whatever hangs there.
+			s.cfg.Log.Printf("batch mode: a request timed out; the next request connects again")
+		}
 		// Lines that never ran because an earlier one failed go first.
 		s.waiting = append(c.unrun, s.waiting...)
 		if s.killed {
@@ -452,7 +468,6 @@ func (s *Scripts) refill() {
 		if err != nil {
 			return
 		}
-		c.link = l
 		s.spares = append(s.spares, c)
 	}
 }
@@ -478,6 +493,7 @@ func (s *Scripts) launch(l *link) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.link = l
 	s.live[c] = true
 	first := c.first
 	go func() {

@@ -41,6 +41,9 @@ func NewSession(cfg Config) *Session {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 30 * time.Second
 	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
 	if cfg.Log == nil {
 		cfg.Log = discard
 	}

@@ -201,3 +201,37 @@ func childrenOf(pid int) ([]int, error) {
 	}
 	return out, nil
 }
+
+// FreezeConnections stops (SIGSTOP) every process below the listener, so
+// that every logged-in connection stops answering while its TCP connection
+// stays open and new connections are still accepted: a server that hangs.
+// thaw sends SIGCONT to what it stopped; Cleanup kills them in any case.
+func (s *Server) FreezeConnections() (thaw func(), err error) {
+	s.mu.Lock()
+	if s.cmd == nil {
+		s.mu.Unlock()
+		return nil, errors.New("server not running")
+	}
+	root := s.cmd.Process.Pid
+	s.mu.Unlock()
+	kids, err := childrenOf(root)
+	if err != nil {
+		return nil, err
+	}
+	var stopped []int
+	for _, k := range kids {
+		pids, err := freezeTree(k)
+		stopped = append(stopped, pids...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(stopped) == 0 {
+		return nil, errors.New("no connection to freeze")
+	}
+	return func() {
+		for _, p := range stopped {
+			signal(p, syscall.SIGCONT)
+		}
+	}, nil
+}

@@ -1,0 +1,142 @@
+package driver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Requests that never end.
+//
+// A transfer can stop making progress while everything below it still
+// looks alive: a server whose SFTP side hangs while its SSH side goes on
+// answering keep-alives (ProFTPD's mod_sftp, fed two channels' data at
+// once, does that), a filesystem that blocks, a proxy that stops
+// forwarding. ssh's keep-alives never fire then, and sftp waits forever.
+// So every sftp child with a command outstanding is watched for progress:
+// the bytes it has read and written, all its reads and writes together
+// (the pipes to ssh, the local file, its input and output), as the kernel
+// counts them in /proc/PID/io. A command during which that count stays
+// the same for StallTimeout is stopped with sftp (and its ssh), and fails
+// with an error saying it timed out and after how long; the next request
+// starts afresh.
+//
+// Why these counters: they move whenever data moves, in both directions
+// and for every command, and only then. sftp prints nothing while a
+// transfer runs in batch mode, the server's answers cannot be seen from
+// outside ssh, and the size of the file being written only covers one
+// direction of one command. A read of a few dozen bytes from /proc every
+// StallTimeout/stallChecks, only while a command is outstanding, costs
+// nothing measurable.
+
+// DefaultStallTimeout is how long a command may go without sftp moving a
+// byte before it is stopped. Long enough for what a healthy server can take
+// to answer one request (closing a large file on a slow network
+// filesystem, listing a huge directory on one), short enough that a script
+// hears of a hung server within minutes rather than never. --stall-timeout
+// changes it.
+const DefaultStallTimeout = 2 * time.Minute
+
+// stallChecks is how often, per StallTimeout, a busy child's progress is
+// looked at: a stalled command is stopped between StallTimeout and
+// StallTimeout plus an eighth of it after the last byte moved.
+const stallChecks = 8
+
+// stallWatch is a child's progress as last seen. Under the child's qmu.
+type stallWatch struct {
+	timer *time.Timer // armed while commands are outstanding
+	moved uint64      // sftp's bytes read and written when last seen to change
+	head  string      // the marker of the command in front then
+	since time.Time   // when either last changed
+	off   bool        // the counters cannot be read: nothing is timed
+}
+
+// armStall starts timing when a command is queued on an idle child.
+// Called with c.qmu held.
+func (c *child) armStall() {
+	w := &c.stall
+	if w.off {
+		return
+	}
+	w.since, w.head = time.Now(), ""
+	period := c.cfg.StallTimeout / stallChecks
+	if w.timer == nil {
+		w.timer = time.AfterFunc(period, c.checkStall)
+	} else {
+		w.timer.Reset(period)
+	}
+}
+
+// checkStall looks at the child's progress, stops it if a command has gone
+// StallTimeout without any, and looks again later while commands are
+// outstanding.
+func (c *child) checkStall() {
+	c.qmu.Lock()
+	if len(c.queue) == 0 || c.lost != nil || c.stall.off {
+		c.qmu.Unlock()
+		return
+	}
+	head := c.queue[0]
+	c.qmu.Unlock()
+	moved, err := bytesMoved(c.cmd.Process.Pid)
+	now := time.Now()
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	w := &c.stall
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return // sftp has exited: its commands are being settled
+	case err != nil:
+		w.off = true
+		blindOnce.Do(func() {
+			c.cfg.Log.Printf("cannot see sftp's progress (%v): a request that hangs is not stopped", err)
+		})
+		return
+	case head.connect:
+		w.since = now // connecting: the connect timeout governs
+	case moved != w.moved || head.marker != w.head:
+		w.moved, w.head, w.since = moved, head.marker, now
+	case now.Sub(w.since) >= c.cfg.StallTimeout:
+		c.stalled = true
+		why := fmt.Sprintf("timed out: sftp moved no data for %s (the server stopped answering); sftp was stopped, "+
+			"and the next request connects again (--stall-timeout sets the limit)", c.cfg.StallTimeout)
+		go c.stop(why) // stop takes qmu
+		return
+	}
+	w.timer.Reset(c.cfg.StallTimeout / stallChecks)
+}
+
+// blindOnce says once per run that progress cannot be seen.
+var blindOnce sync.Once
+
+// bytesMoved is what process pid has read and written so far, all its
+// reads and writes together (rchar plus wchar of /proc/PID/io).
+func bytesMoved(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, err
+	}
+	var total uint64
+	found := 0
+	for _, ln := range bytes.Split(b, []byte("\n")) {
+		k, v, ok := bytes.Cut(ln, []byte(": "))
+		if !ok || (string(k) != "rchar" && string(k) != "wchar") {
+			continue
+		}
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/io: %q: %v", pid, ln, err)
+		}
+		total += n
+		found++
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("/proc/%d/io has no rchar and wchar", pid)
+	}
+	return total, nil
+}

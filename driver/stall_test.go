@@ -1,0 +1,76 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A command during which sftp moves nothing for StallTimeout fails saying
+// it timed out, the command queued behind it is not run, and the next
+// command gets a fresh sftp. A command that keeps moving data, however
+// long it takes, is left alone.
+func TestStalledCommandTimesOut(t *testing.T) {
+	eachKind(t, func(t *testing.T, batch bool) {
+		s, starts := fakeConn(t, "ok", Config{StallTimeout: 400 * time.Millisecond}, batch)
+		run(t, s, "say warm")
+		if out := run(t, s, "trickle 1s"); len(out) < 10 {
+			t.Errorf("a slow command that keeps printing gave %d lines", len(out))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		before := startCount(t, starts)
+		hung, err := s.Send(ctx, "sleep 1h", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		behind, err := s.Send(ctx, "say behind", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		_, err = hung.Wait(ctx)
+		var ce *ConnError
+		if !errors.As(err, &ce) || !strings.HasPrefix(ce.Msg, "timed out: sftp moved no data for 400ms") || !ce.Sent {
+			t.Fatalf("the hung command: %v; want a sent *ConnError saying it timed out", err)
+		}
+		t.Logf("answered after %v", time.Since(t0))
+		if _, err := behind.Wait(ctx); !errors.As(err, &ce) || !strings.HasPrefix(ce.Msg, "not run:") || ce.Sent {
+			// In batch mode "say behind" may have gone into a script of
+			// its own: then it runs.
+			if !batch || err != nil {
+				t.Errorf("the command behind it: %v; want a *ConnError saying it did not run", err)
+			}
+		}
+		if out := run(t, s, "say after"); len(out) != 1 || out[0] != "after" {
+			t.Errorf("the next command gave %q", out)
+		}
+		if startCount(t, starts) == before {
+			t.Errorf("no fresh sftp after the timeout")
+		}
+	})
+}
+
+// bytesMoved reads the kernel's counters; they grow with reading.
+func TestBytesMoved(t *testing.T) {
+	before, err := bytesMoved(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile("/proc/self/status"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := bytesMoved(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Errorf("bytes moved %d then %d after a read", before, after)
+	}
+	if _, err := bytesMoved(1 << 30); err == nil {
+		t.Errorf("no error for a process that does not exist")
+	}
+}

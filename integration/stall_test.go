@@ -1,0 +1,131 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sftper/sftper/integration/client"
+	"github.com/sftper/sftper/integration/sshdtest"
+)
+
+// A server that stops answering in the middle of a request, while its TCP
+// connection stays up: the request is an error saying it timed out, within
+// the stall timeout (here 2 s; the Recv bound is what the test enforces),
+// sftp is stopped, and the next request works on a fresh connection.
+func TestStalledRequestsTimeOut(t *testing.T) { eachMode(t, testStalledRequestsTimeOut) }
+
+func testStalledRequestsTimeOut(t *testing.T, m mode) {
+	server := startServer(t, sshdtest.Options{})
+	_, dir := remoteDir(t, server)
+	local := t.TempDir()
+	small := filepath.Join(local, "small")
+	writeFile(t, nil, small, []byte("small"))
+	// Sparse: large enough to be frozen in the middle, cheap to make.
+	big := filepath.Join(local, "big")
+	sparse(t, big, 2<<30)
+	remoteBig := filepath.Join(dir, "remote-big")
+	sparse(t, remoteBig, 2<<30)
+	if err := server.Chown(remoteBig); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, runOpts{mode: m, framing: client.Text, server: server, dir: local},
+		"--stall-timeout", "2s", "-F", server.SSHConfig, sshdtest.Alias)
+
+	// freezeWhen sends req, waits until started says the transfer is
+	// under way (nil: freezes first), then freezes the server; it
+	// returns the result.
+	freezeWhen := func(req any, started func() bool) client.Result {
+		t.Helper()
+		freeze := func() {
+			thaw, err := server.FreezeConnections()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(thaw)
+		}
+		if started == nil {
+			freeze()
+		}
+		payload, _ := json.Marshal(req)
+		if err := s.p.Send(payload, reqTimeout); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		if started != nil {
+			for deadline := time.Now().Add(reqTimeout); !started(); time.Sleep(2 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the transfer did not start")
+				}
+			}
+			freeze()
+			t0 = time.Now()
+		}
+		b, err := s.p.Recv(reqTimeout)
+		if err != nil {
+			t.Fatalf("no answer while the server was frozen: %v", err)
+		}
+		res, err := client.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s mode: answered %.1f s after the server froze: %s", m, time.Since(t0).Seconds(), res.Message)
+		if res.Status != "error" || !strings.HasPrefix(res.Message, "timed out: sftp moved no data for 2s") {
+			t.Errorf("request while the server was frozen: %s; want an error saying it timed out after 2s", b)
+		}
+		return res
+	}
+
+	s.must("ok", put(small, filepath.Join(dir, "before")))
+	res := freezeWhen(put(big, filepath.Join(dir, "big")), func() bool {
+		fi, err := os.Stat(filepath.Join(dir, "big"))
+		return err == nil && fi.Size() > 1<<20
+	})
+	if r := remoteData(t, res); r != "partial" {
+		t.Errorf("a PUT stopped mid-way says remote %q, want partial", r)
+	}
+	s.must("ok", put(small, filepath.Join(dir, "after-put")))
+	if got := string(readFile(t, filepath.Join(dir, "after-put"))); got != "small" {
+		t.Errorf("after-put holds %q", got)
+	}
+
+	freezeWhen(get(remoteBig, filepath.Join(local, "got")), func() bool {
+		for _, n := range dirNames(t, local) {
+			if fi, err := os.Stat(filepath.Join(local, n)); err == nil && strings.HasSuffix(n, ".part") && fi.Size() > 1<<20 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, n := range dirNames(t, local) {
+		if strings.HasSuffix(n, ".part") || n == "got" {
+			t.Errorf("a GET stopped mid-way left %s behind", n)
+		}
+	}
+	s.must("ok", listdir(dir))
+
+	// A command that is never answered at all.
+	s.must("ok", put(small, filepath.Join(dir, "fresh")))
+	freezeWhen(listdir(dir), nil)
+	s.must("ok", del(filepath.Join(dir, "fresh")))
+	if exists(filepath.Join(dir, "fresh")) {
+		t.Error("the DELETE after a timed-out LISTDIR did not remove the file")
+	}
+	s.finish()
+}
+
+// sparse makes a file of size bytes that takes no room on disk.
+func sparse(t *testing.T, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+}
