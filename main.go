@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,6 +100,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	var stopSig os.Signal
+	var hungUp atomic.Bool
+	if f, ok := stdout.(*os.File); ok {
+		gone := readerGone(f)
+		go func() {
+			<-gone
+			// Nobody can hear a result any more: start nothing more,
+			// and stop what runs.
+			logger.Printf("the reader of sftper's output has gone; stopping")
+			hungUp.Store(true)
+			cancel()
+			sess.Kill()
+		}()
+	}
 	go func() {
 		stopSig = <-sigs
 		logger.Printf("%v: stopping sftp", stopSig)
@@ -114,6 +128,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	code := serve(ctx, proto.NewCodec(stdin, resultWriter{out}, o.framing), out, sess, logger)
 	if ctx.Err() != nil {
 		sess.Kill()
+		if hungUp.Load() {
+			return 1
+		}
 		return 128 + int(stopSig.(syscall.Signal))
 	}
 	if err := sess.Close(); err != nil && code == 0 {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -414,5 +415,60 @@ func testSFTPCommand(t *testing.T, m mode) {
 				t.Error("$SFTPER_SFTP_COMMAND was used despite --sftp-command")
 			}
 		})
+	}
+}
+
+// TestClosedStdoutStopsNewWork: once the reader of the results has gone,
+// nothing more is started: a PUT queued behind a running GET never runs,
+// and sftper ends promptly, exit status 1, its children gone.
+func TestClosedStdoutStopsNewWork(t *testing.T) { eachMode(t, testClosedStdoutStopsNewWork) }
+
+func testClosedStdoutStopsNewWork(t *testing.T, m mode) {
+	_, dir := remoteDir(t, srv)
+	remoteBig := filepath.Join(dir, "big")
+	sparse(t, remoteBig, 4<<30) // long enough to be running when stdout closes
+	if err := srv.Chown(remoteBig); err != nil {
+		t.Fatal(err)
+	}
+	s := startDefault(t, m, client.Text)
+	src := filepath.Join(s.dir, "src")
+	writeFile(t, nil, src, []byte("never"))
+	s.must("ok", listdir(dir))
+	kids := children(t, s.p.Pid())
+	for _, r := range []any{get(remoteBig, filepath.Join(s.dir, "got")), put(src, filepath.Join(dir, "queued"))} {
+		b, _ := json.Marshal(r)
+		if err := s.p.Send(b, reqTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The GET is under way.
+	for deadline := time.Now().Add(reqTimeout); ; time.Sleep(5 * time.Millisecond) {
+		started := false
+		for _, n := range dirNames(t, s.dir) {
+			started = started || strings.HasSuffix(n, ".part")
+		}
+		if started {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the GET did not start")
+		}
+	}
+	t0 := time.Now()
+	s.p.CloseStdout()
+	code, err := s.p.Wait(reqTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s mode: sftper exited %.2f s after its stdout closed", m, time.Since(t0).Seconds())
+	if code != 1 {
+		t.Errorf("exit status %d after stdout closed, want 1", code)
+	}
+	if exists(filepath.Join(dir, "queued")) {
+		t.Errorf("the PUT queued behind the GET ran after the reader had gone")
+	}
+	gone(t, kids)
+	if !strings.Contains(s.p.Stderr(), "reader of sftper's output has gone") {
+		t.Errorf("stderr does not say why sftper stopped:\n%s", s.p.Stderr())
 	}
 }

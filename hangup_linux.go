@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// readerGone returns a channel that is closed when nobody can read what
+// sftper writes to out any more: the reading end of a pipe closed, or the
+// peer of a socket gone. For anything else (a file, a terminal) it is never
+// closed.
+//
+// poll(2) with no events asked for still reports POLLERR, which a pipe's
+// writing end gets once its last reader has gone, and POLLHUP, which a
+// socket gets when its peer has shut down; so one blocking ppoll in a
+// goroutine of its own (and so one thread) notices at once, without
+// making stdout non-blocking (its open file description is shared with
+// the caller) and without writing anything.
+func readerGone(out *os.File) <-chan struct{} {
+	gone := make(chan struct{})
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(out.Fd()), &st); err != nil {
+		return gone
+	}
+	if kind := st.Mode & syscall.S_IFMT; kind != syscall.S_IFIFO && kind != syscall.S_IFSOCK {
+		return gone
+	}
+	fd := int32(out.Fd())
+	go func() {
+		for {
+			pfd := struct {
+				fd      int32
+				events  int16
+				revents int16
+			}{fd: fd}
+			n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, 0, 0, 0, 0)
+			if errno == syscall.EINTR {
+				continue
+			}
+			if errno != 0 || (n == 1 && pfd.revents&(0x8|0x10) != 0) { // POLLERR, POLLHUP
+				close(gone)
+			}
+			return
+		}
+	}()
+	return gone
+}
