@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,40 +22,55 @@ import (
 // sftper removes its own temporary files on every way out but one: when
 // it is killed (SIGKILL, the OOM killer, a crash), a GET's download file
 // (.sftper-*.part beside its destination) and batch mode's private
-// directories under $TMPDIR (the control socket's, askpass's) stay. Their
-// names therefore say who made them:
+// directories under $TMPDIR (the control socket's, askpass's) stay. Each
+// therefore says who made it, PID START HOST: a download in its name, a
+// directory in a file inside it, written before anything else is put
+// there:
 //
 //	.sftper-PID-START-HOST-RANDOM16.part   a GET's download
-//	sftper-PID-START-HOST-RANDOM8          a private directory
+//	sftper-RANDOM10/owner                  a private directory's owner,
+//	                                       one line "PID START HOST"
+//
+// A directory's name stays as short as os.MkdirTemp's (sftper- and 10
+// characters): it holds the control socket, whose whole path must fit in
+// a Unix socket's 108 bytes with the 17 that ssh appends (socketPath), and
+// every byte of the name is one $TMPDIR cannot have.
 //
 // PID and START (field 22 of /proc/PID/stat, clock ticks after boot) name
 // the sftper process; pid reuse cannot fool the pair. HOST is 8 hex digits
 // of a hash of this boot's boot_id and this pid namespace: a process
 // number means something only there, so an entry made on another machine
 // (a shared network directory), before a reboot or in another container is
-// never provably dead, and is left alone. RANDOM keeps the names
-// unguessable.
+// never provably dead, and is left alone. RANDOM (hex digits) keeps the
+// names unique and unguessable.
 //
 // A later sftper removes an entry only when all of this holds: its name
-// has exactly that form, with this machine's HOST; it belongs to the
-// user sftper runs as; it is a regular file (a download) or a directory
-// holding nothing but sockets sftper puts there (cm<N>, ssh's temporary
+// has exactly that form; it belongs to the user sftper runs as; it names
+// (a download) or holds (a directory) its owner, with this machine's
+// HOST; it is a regular file (a download) or a directory holding nothing
+// but its owner file (a regular file of that user, at most ownerMax bytes)
+// and sockets of that user that sftper puts there (cm<N>, ssh's temporary
 // cm<N>.XXXXXXXXXXXXXXXX, askpass); and no process has that pid with that
-// start time, or only a zombie. Nothing can still be writing a dead
-// sftper's download: sftp children die with sftper (Pdeathsig, in spawn),
-// and so does the master.
+// start time, or only a zombie. A directory without a readable,
+// well-formed owner file is never removed: it may be one that a live
+// sftper is making right now, or another program's. Nothing can still be
+// writing a dead sftper's download: sftp children die with sftper
+// (Pdeathsig, in spawn), and so does the master.
 //
 // When: the first time a GET writes into a directory, that directory is
 // swept, once per directory per run (sweepParts); the first time batch
 // mode makes a private directory, $TMPDIR is swept, once per run
 // (makeOwnDir). A sweep is one read of the directory's names; only names
-// of that form cost more (an lstat, a read of /proc/PID/stat).
+// of those forms cost more (an lstat, for a directory a read of its owner
+// file, a read of /proc/PID/stat).
 
 const (
 	partPrefix, partSuffix = ".sftper-", ".part"
 	partRandom             = 16 // hex digits
 	dirPrefix              = "sftper-"
-	dirRandom              = 8
+	dirRandom              = 10 // hex digits: as long as os.MkdirTemp's names
+	ownerFile              = "owner"
+	ownerMax               = 64 // bytes; "PID START HOST\n" takes at most 38
 )
 
 // owner is the sftper process that made an entry.
@@ -65,6 +81,9 @@ type owner struct {
 }
 
 func (o owner) String() string { return fmt.Sprintf("%d-%d-%s", o.pid, o.start, o.host) }
+
+// line is o as an owner file holds it.
+func (o owner) line() string { return fmt.Sprintf("%d %d %s\n", o.pid, o.start, o.host) }
 
 // self is this sftper as an owner; an error means that it cannot tell,
 // and then its entries are named so that no sweep ever touches them, and
@@ -138,7 +157,26 @@ func alive(o owner) bool {
 var (
 	decimal = regexp.MustCompile(`^(0|[1-9][0-9]{0,19})$`)
 	hexTag  = regexp.MustCompile(`^[0-9a-f]+$`)
+	dirName = regexp.MustCompile(`^` + dirPrefix + `[0-9a-f]{` + strconv.Itoa(dirRandom) + `}$`)
 )
+
+// parseOwner reads an owner out of its three fields: PID and START in
+// decimal without leading zeros, HOST as 8 hex digits.
+func parseOwner(f []string) (owner, bool) {
+	if len(f) != 3 || !decimal.MatchString(f[0]) || !decimal.MatchString(f[1]) ||
+		len(f[2]) != 8 || !hexTag.MatchString(f[2]) {
+		return owner{}, false
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 || pid > 1<<22 { // PID_MAX_LIMIT
+		return owner{}, false
+	}
+	start, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return owner{}, false
+	}
+	return owner{pid: pid, start: start, host: f[2]}, true
+}
 
 // parseOwned reads the owner out of a name of the form
 // prefix PID-START-HOST-RANDOM suffix, RANDOM being random hex digits.
@@ -151,19 +189,21 @@ func parseOwned(name, prefix, suffix string, random int) (owner, bool) {
 		return owner{}, false
 	}
 	f := strings.Split(rest, "-")
-	if len(f) != 4 || !decimal.MatchString(f[0]) || !decimal.MatchString(f[1]) ||
-		len(f[2]) != 8 || !hexTag.MatchString(f[2]) || len(f[3]) != random || !hexTag.MatchString(f[3]) {
+	if len(f) != 4 || len(f[3]) != random || !hexTag.MatchString(f[3]) {
 		return owner{}, false
 	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil || pid <= 0 || pid > 1<<22 { // PID_MAX_LIMIT
+	return parseOwner(f[:3])
+}
+
+// parseOwnerLine reads an owner file's contents: exactly one line,
+// "PID START HOST", single spaces, ending in a newline (a file read while
+// its owner writes it is not yet well-formed).
+func parseOwnerLine(b []byte) (owner, bool) {
+	s, ok := strings.CutSuffix(string(b), "\n")
+	if !ok || len(b) > ownerMax {
 		return owner{}, false
 	}
-	start, err := strconv.ParseUint(f[1], 10, 64)
-	if err != nil {
-		return owner{}, false
-	}
-	return owner{pid: pid, start: start, host: f[2]}, true
+	return parseOwner(strings.Split(s, " "))
 }
 
 func randomHex(digits int) string {
@@ -201,35 +241,94 @@ func sweepParts(dir string, logf func(string, ...any)) {
 	}
 	swept.Unlock()
 	if !done {
-		sweep(dir, partPrefix, partSuffix, partRandom, removePart, logf)
+		sweepPartsNow(dir, logf)
 	}
+}
+
+// partOwner is the owner that a download's name gives, if it has the form
+// of one.
+func partOwner(name string) (owner, bool) {
+	return parseOwned(name, partPrefix, partSuffix, partRandom)
 }
 
 var sweptTemp sync.Once
 
-// makeOwnDir makes a private directory (0700) in $TMPDIR, named for its
-// owner, after removing, the first time in this run, those of dead
+// makeOwnDir makes a private directory (0700) in $TMPDIR with its owner
+// file, after removing, the first time in this run, those of dead
 // sftpers.
 func makeOwnDir(logf func(string, ...any)) (string, error) {
 	me, err := self()
 	if err != nil {
-		return os.MkdirTemp("", dirPrefix) // no owner: never swept
+		return os.MkdirTemp("", dirPrefix) // no owner file: never swept
 	}
 	tmp := os.TempDir()
-	sweptTemp.Do(func() { sweep(tmp, dirPrefix, "", dirRandom, removeDir, logf) })
+	sweptTemp.Do(func() { sweepDirs(tmp, logf) })
 	for try := 0; ; try++ {
-		dir := filepath.Join(tmp, dirPrefix+me.String()+"-"+randomHex(dirRandom))
+		dir := filepath.Join(tmp, dirPrefix+randomHex(dirRandom))
 		err := os.Mkdir(dir, 0o700)
-		if err == nil || !errors.Is(err, fs.ErrExist) || try == 100 {
-			return dir, err
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
 		}
+		if err != nil {
+			return "", err
+		}
+		if err := writeOwner(dir, me); err != nil {
+			os.Remove(filepath.Join(dir, ownerFile))
+			os.Remove(dir)
+			return "", err
+		}
+		return dir, nil
 	}
 }
 
-// sweep removes, with remove, the entries of dir whose names say that a
-// dead sftper of this machine made them and that belong to sftper's user.
-// remove checks what the entry is and reports whether it removed it.
-func sweep(dir, prefix, suffix string, random int, remove func(path string) bool, logf func(string, ...any)) {
+// writeOwner records o as the owner of the new directory dir.
+func writeOwner(dir string, o owner) error {
+	f, err := os.OpenFile(filepath.Join(dir, ownerFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(o.line())
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// readOwner reads the owner file of directory dir: a regular file of
+// sftper's user, at most ownerMax bytes, one well-formed line.
+func readOwner(dir string) (owner, bool) {
+	// O_NONBLOCK: a FIFO of that name must not stop the sweep.
+	f, err := os.OpenFile(filepath.Join(dir, ownerFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return owner{}, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || !mine(fi) || fi.Size() > ownerMax {
+		return owner{}, false
+	}
+	b := make([]byte, ownerMax+1)
+	n, _ := io.ReadFull(f, b)
+	return parseOwnerLine(b[:n])
+}
+
+// sweepDirs removes from dir (the temporary directory) the private
+// directories of dead sftpers.
+func sweepDirs(dir string, logf func(string, ...any)) {
+	sweep(dir, dirName.MatchString, func(p string, fi fs.FileInfo) (owner, bool) {
+		if !fi.IsDir() {
+			return owner{}, false
+		}
+		return readOwner(p)
+	}, removeDir, logf)
+}
+
+// sweep removes, with remove, the entries of dir whose names match, that
+// belong to sftper's user and whose owner (ownerOf, given the entry's
+// path and Lstat) is a dead sftper of this machine. remove checks what
+// the entry holds and reports whether it removed it.
+func sweep(dir string, match func(name string) bool, ownerOf func(path string, fi fs.FileInfo) (owner, bool),
+	remove func(path string) bool, logf func(string, ...any)) {
 	me, err := self()
 	if err != nil {
 		return
@@ -238,19 +337,12 @@ func sweep(dir, prefix, suffix string, random int, remove func(path string) bool
 	if err != nil {
 		return
 	}
-	type found struct {
-		name string
-		o    owner
-	}
-	var candidates []found
+	var candidates []string
 	for {
 		names, err := f.Readdirnames(1024)
 		for _, name := range names {
-			if !strings.HasPrefix(name, prefix) {
-				continue
-			}
-			if o, ok := parseOwned(name, prefix, suffix, random); ok && o.host == me.host && o != me {
-				candidates = append(candidates, found{name, o})
+			if match(name) {
+				candidates = append(candidates, name)
 			}
 		}
 		if err != nil {
@@ -258,14 +350,18 @@ func sweep(dir, prefix, suffix string, random int, remove func(path string) bool
 		}
 	}
 	f.Close()
-	for _, c := range candidates {
-		p := filepath.Join(dir, c.name)
+	for _, name := range candidates {
+		p := filepath.Join(dir, name)
 		fi, err := os.Lstat(p)
-		if err != nil || !mine(fi) || alive(c.o) {
+		if err != nil || !mine(fi) {
+			continue
+		}
+		o, ok := ownerOf(p, fi)
+		if !ok || o.host != me.host || o == me || alive(o) {
 			continue
 		}
 		if remove(p) {
-			logf("removed %s, left by sftper process %d, which is no longer running", p, c.o.pid)
+			logf("removed %s, left by sftper process %d, which is no longer running", p, o.pid)
 		}
 	}
 }
@@ -274,6 +370,16 @@ func sweep(dir, prefix, suffix string, random int, remove func(path string) bool
 func mine(fi fs.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && int(st.Uid) == os.Geteuid()
+}
+
+// sweepPartsNow is one sweep of dir for downloads.
+func sweepPartsNow(dir string, logf func(string, ...any)) {
+	sweep(dir, func(name string) bool {
+		_, ok := partOwner(name)
+		return ok
+	}, func(p string, _ fs.FileInfo) (owner, bool) {
+		return partOwner(filepath.Base(p))
+	}, removePart, logf)
 }
 
 // removePart removes a download file, if it is a regular file.
@@ -286,8 +392,10 @@ func removePart(p string) bool {
 // sockets, ssh's temporary name for one while it makes it, and askpass's.
 var ownSocket = regexp.MustCompile(`^(cm[1-9][0-9]*(\.[A-Za-z0-9]{16})?|askpass)$`)
 
-// removeDir removes a private directory if it holds nothing but sockets
-// of sftper's user with the names sftper gives them.
+// removeDir removes a private directory if it holds nothing but its owner
+// file and sockets of sftper's user with the names sftper gives them. The
+// owner file goes last, so that a removal cut short leaves a directory
+// that a later sweep still recognises.
 func removeDir(p string) bool {
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.IsDir() {
@@ -299,13 +407,22 @@ func removeDir(p string) bool {
 	}
 	for _, e := range ents {
 		fi, err := e.Info()
-		if err != nil || !ownSocket.MatchString(e.Name()) || fi.Mode().Type() != fs.ModeSocket || !mine(fi) {
+		if err != nil || !mine(fi) {
+			return false
+		}
+		switch {
+		case e.Name() == ownerFile && fi.Mode().IsRegular() && fi.Size() <= ownerMax:
+		case ownSocket.MatchString(e.Name()) && fi.Mode().Type() == fs.ModeSocket:
+		default:
 			return false
 		}
 	}
 	for _, e := range ents {
-		os.Remove(filepath.Join(p, e.Name()))
+		if e.Name() != ownerFile {
+			os.Remove(filepath.Join(p, e.Name()))
+		}
 	}
+	os.Remove(filepath.Join(p, ownerFile))
 	return os.Remove(p) == nil
 }
 

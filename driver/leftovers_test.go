@@ -46,12 +46,61 @@ func TestParseOwned(t *testing.T) {
 			t.Errorf("parseOwned(%q) = %v, want no match", name, o)
 		}
 	}
-	if o, ok := parseOwned("sftper-1234-5678-0a1b2c3d-01234567", dirPrefix, "", dirRandom); !ok || o != (owner{1234, 5678, "0a1b2c3d"}) {
-		t.Errorf("directory name: %v, %v", o, ok)
+}
+
+func TestParseOwnerLine(t *testing.T) {
+	good := map[string]owner{
+		"1234 5678 0a1b2c3d\n":                    {1234, 5678, "0a1b2c3d"},
+		"1 0 ffffffff\n":                          {1, 0, "ffffffff"},
+		"4194304 18446744073709551615 00000000\n": {4194304, 1<<64 - 1, "00000000"},
 	}
-	for _, name := range []string{"sftper-1234567890", "sftper-integration-1", "sftper-stderr-12", "sftper-1234-5678-0a1b2c3d-0123456789abcdef"} {
-		if o, ok := parseOwned(name, dirPrefix, "", dirRandom); ok {
-			t.Errorf("parseOwned(%q) = %v, want no match", name, o)
+	for line, want := range good {
+		got, ok := parseOwnerLine([]byte(line))
+		if !ok || got != want {
+			t.Errorf("parseOwnerLine(%q) = %v, %v; want %v", line, got, ok, want)
+		}
+	}
+	for _, line := range []string{
+		"",
+		"\n",
+		"1234 5678 0a1b2c3d",     // no newline yet: being written
+		"1234 5678 0a1b2c3",      // a part of it
+		"1234 5678 0a1b2c3d\n\n", // two lines
+		"1234 5678 0a1b2c3d\nx",
+		"1234  5678 0a1b2c3d\n",
+		" 1234 5678 0a1b2c3d\n",
+		"1234 5678 0a1b2c3d \n",
+		"1234\t5678 0a1b2c3d\n",
+		"1234 5678 0a1b2c3d\r\n",
+		"1234-5678-0a1b2c3d\n",
+		"01234 5678 0a1b2c3d\n",
+		"0 5678 0a1b2c3d\n",
+		"4194305 5678 0a1b2c3d\n",
+		"-1 5678 0a1b2c3d\n",
+		"1234 5678 0A1B2C3D\n",
+		"1234 5678 0a1b2c3d 0123\n",
+		"1234 99999999999999999999 0a1b2c3d\n",
+		"1234 5678 0a1b2c3d\n" + strings.Repeat(" ", ownerMax),
+	} {
+		if o, ok := parseOwnerLine([]byte(line)); ok {
+			t.Errorf("parseOwnerLine(%q) = %v, want no match", line, o)
+		}
+	}
+}
+
+func TestParseDirName(t *testing.T) {
+	for _, name := range []string{"sftper-0123456789", "sftper-abcdef0123"} {
+		if !dirName.MatchString(name) {
+			t.Errorf("%q is not a directory name", name)
+		}
+	}
+	for _, name := range []string{
+		"sftper-", "sftper-012345678", "sftper-0123456789a", "sftper-ABCDEF0123", "sftper-ghijklmnop",
+		"sftper-integration-1", "sftper-stderr-12", "sftper-demo-123", "xsftper-0123456789", "sftper-0123456789/",
+		"sftper-1234-5678-0a1b2c3d-01234567", ".sftper-0123456789",
+	} {
+		if dirName.MatchString(name) {
+			t.Errorf("%q is a directory name", name)
 		}
 	}
 }
@@ -77,11 +126,43 @@ func TestOwnNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, ok := parseOwned(filepath.Base(d), dirPrefix, "", dirRandom); !ok || o != me {
-		t.Errorf("makeOwnDir %q parses as %v, %v; want %v", d, o, ok, me)
+	if base := filepath.Base(d); !dirName.MatchString(base) || len(base) != len("sftper-")+10 {
+		t.Errorf("makeOwnDir made %q", d)
+	}
+	if o, ok := readOwner(d); !ok || o != me {
+		t.Errorf("the owner file of %q reads as %v, %v; want %v", d, o, ok, me)
 	}
 	if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("makeOwnDir: %v, %v", fi, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(d, ownerFile)); err != nil || fi.Mode() != 0o600 {
+		t.Errorf("owner file: %v, %v", fi, err)
+	}
+	if ents, _ := os.ReadDir(d); len(ents) != 1 {
+		t.Errorf("makeOwnDir's directory holds %v", ents)
+	}
+}
+
+// TestOwnDirLength: the longest $TMPDIR whose private directory still
+// takes a control socket path (decideSharing's check) is 64 bytes.
+func TestOwnDirLength(t *testing.T) {
+	base := t.TempDir()
+	for _, n := range []int{64, 65} {
+		tmp := base + "/" + strings.Repeat("t", n-len(base)-1)
+		if len(tmp) != n {
+			t.Skipf("the test's temporary directory %s is too long", base)
+		}
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("TMPDIR", tmp)
+		d, err := makeOwnDir(t.Logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fits := socketPath.MatchString(filepath.Join(d, "cm0000")); fits != (n <= 64) {
+			t.Errorf("TMPDIR of %d bytes: socket path fits: %v", n, fits)
+		}
 	}
 }
 
@@ -196,7 +277,9 @@ func TestRemoveDir(t *testing.T) {
 		}
 		return d
 	}
-	for _, d := range []string{mk("empty"), mk("sockets", "cm1", "cm12", "askpass", "cm3.AbCdEfGh01234567")} {
+	withOwner := mk("owned", "cm1", "askpass")
+	os.WriteFile(filepath.Join(withOwner, ownerFile), []byte("1234 5678 0a1b2c3d\n"), 0o600)
+	for _, d := range []string{mk("empty"), mk("sockets", "cm1", "cm12", "askpass", "cm3.AbCdEfGh01234567"), withOwner} {
 		if !removeDir(d) {
 			t.Errorf("%s not removed", d)
 		}
@@ -205,7 +288,12 @@ func TestRemoveDir(t *testing.T) {
 	notSocket := mk("plain")
 	os.WriteFile(filepath.Join(notSocket, "cm1"), nil, 0o600)
 	badTemp := mk("badtemp", "cm1.short")
-	for _, d := range []string{other, notSocket, badTemp} {
+	ownerSocket := mk("ownersocket", ownerFile)
+	ownerDir := mk("ownerdir")
+	os.Mkdir(filepath.Join(ownerDir, ownerFile), 0o700)
+	bigOwner := mk("bigowner")
+	os.WriteFile(filepath.Join(bigOwner, ownerFile), make([]byte, ownerMax+1), 0o600)
+	for _, d := range []string{other, notSocket, badTemp, ownerSocket, ownerDir, bigOwner} {
 		if removeDir(d) {
 			t.Errorf("%s removed", d)
 		}
@@ -220,6 +308,84 @@ func TestRemoveDir(t *testing.T) {
 	}
 }
 
+// TestSweepDirs: which private directories a sweep of $TMPDIR removes.
+func TestSweepDirs(t *testing.T) {
+	me, err := self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := me
+	dead.start++
+	elsewhere := dead
+	elsewhere.host = "0badc0de"
+	tmp := t.TempDir()
+	mk := func(name string, owner []byte, sockets ...string) string {
+		if name == "" {
+			name = dirPrefix + randomHex(dirRandom)
+		}
+		d := filepath.Join(tmp, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if owner != nil {
+			if err := os.WriteFile(filepath.Join(d, ownerFile), owner, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range sockets {
+			fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: filepath.Join(d, s)}); err != nil {
+				t.Fatal(err)
+			}
+			syscall.Close(fd)
+		}
+		return name
+	}
+	gone := []string{
+		mk("", []byte(dead.line()), "cm1", "askpass"),
+		mk("", []byte(dead.line())),
+	}
+	symlinked := mk("", nil, "cm1")
+	os.WriteFile(filepath.Join(tmp, "owner-elsewhere"), []byte(dead.line()), 0o600)
+	os.Symlink(filepath.Join(tmp, "owner-elsewhere"), filepath.Join(tmp, symlinked, ownerFile))
+	fifo := mk("", nil)
+	syscall.Mkfifo(filepath.Join(tmp, fifo, ownerFile), 0o600)
+	linkDir := dirPrefix + randomHex(dirRandom)
+	os.Symlink(filepath.Join(tmp, gone[0]), filepath.Join(tmp, linkDir))
+	kept := []string{
+		mk("", nil, "cm1"), // no owner file: being made, or not sftper's
+		mk("", []byte{}),   // owner file not written yet
+		mk("", []byte(strings.TrimSuffix(dead.line(), "\n"))), // nor all of it
+		mk("", []byte(me.line()), "cm1"),                      // a live sftper
+		mk("", []byte(elsewhere.line())),                      // another machine
+		mk("", []byte(dead.line()), "cm1", "notes"),           // what else is in it
+		mk("", []byte(dead.line()+dead.line())),
+		mk("sftper-"+randomHex(8), []byte(dead.line())),
+		mk("sftper-"+randomHex(12), []byte(dead.line())),
+		mk("sftper-x", []byte(dead.line())),
+		mk(dirPrefix+dead.String()+"-"+randomHex(8), nil), // named for its owner, as briefly before
+		symlinked, fifo, linkDir,
+	}
+	var logged []string
+	sweepDirs(tmp, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
+	for _, n := range gone {
+		if _, err := os.Lstat(filepath.Join(tmp, n)); err == nil {
+			t.Errorf("%s is still there", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Lstat(filepath.Join(tmp, n)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if len(logged) != len(gone) {
+		t.Errorf("logged %q", logged)
+	}
+}
+
 // BenchmarkSweepParts: the one sweep of a directory of 1,000 files, none
 // of them a leftover (-benchtime: sweeps a fresh set each time).
 func BenchmarkSweepParts(b *testing.B) {
@@ -230,7 +396,7 @@ func BenchmarkSweepParts(b *testing.B) {
 		}
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
-				sweep(dir, partPrefix, partSuffix, partRandom, removePart, discard.Printf)
+				sweepPartsNow(dir, discard.Printf)
 			}
 		})
 	}

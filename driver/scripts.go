@@ -305,7 +305,7 @@ func (s *Scripts) decideSharing() sharing {
 		return shareNone
 	}
 	if !socketPath.MatchString(filepath.Join(dir, "cm0000")) {
-		os.Remove(dir)
+		os.RemoveAll(dir) // and its owner file
 		s.noSharing(fmt.Sprintf("the temporary directory %q is too long or unusual for a control socket path; set TMPDIR to a short plain path", dir))
 		return shareNone
 	}
