@@ -115,6 +115,45 @@ func TestBatchSharesOneConnection(t *testing.T) {
 	clean(t, tmp)
 }
 
+// TestBatchSharesOneConnectionLongTMPDIR: a $TMPDIR as long as macOS's
+// per-user one (/var/folders/xx/.../T/, about 49 bytes) or longer still
+// leaves room for the control socket's path: up to 64 bytes.
+func TestBatchSharesOneConnectionLongTMPDIR(t *testing.T) {
+	for _, n := range []int{60, 64} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			server := startServer(t, sshdtest.Options{})
+			base, err := os.MkdirTemp("", "tmpdir-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(base) })
+			tmp := base + "/" + strings.Repeat("t", max(n-len(base)-1, 0))
+			if len(tmp) != n {
+				t.Skipf("the test's temporary directory %s is too long", base)
+			}
+			if err := os.Mkdir(tmp, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			s := start(t, runOpts{mode: batch, framing: client.Text, server: server, env: []string{"TMPDIR=" + tmp}},
+				"-F", server.SSHConfig, sshdtest.Alias)
+			for range 3 {
+				s.must("ok", listdir("."))
+			}
+			if masterOf(t, s) == 0 {
+				t.Error("no connection master among sftper's children")
+			}
+			s.finish()
+			if n := logins(server); n != 1 {
+				t.Errorf("%d logins for 3 batch requests, want 1", n)
+			}
+			if strings.Contains(s.p.Stderr(), "cannot share one ssh connection") {
+				t.Errorf("no sharing with a $TMPDIR of %d bytes:\n%s", len(tmp), s.p.Stderr())
+			}
+			clean(t, tmp)
+		})
+	}
+}
+
 // TestBatchMasterCleanup: the master and its socket go on every way out,
 // and a master that dies is replaced by the next request.
 func TestBatchMasterCleanup(t *testing.T) {

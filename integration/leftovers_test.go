@@ -106,8 +106,8 @@ func myStart(t *testing.T) uint64 {
 	return n
 }
 
-// ownerHost is the HOST part of a name sftper gave an entry:
-// PREFIX PID-START-HOST-RANDOM SUFFIX.
+// ownerHost is the HOST part of a name sftper gave a download:
+// .sftper-PID-START-HOST-RANDOM.part.
 func ownerHost(t *testing.T, name string) string {
 	t.Helper()
 	f := strings.Split(strings.TrimSuffix(name, ".part"), "-")
@@ -115,6 +115,21 @@ func ownerHost(t *testing.T, name string) string {
 		t.Fatalf("%q does not name its owner (PID-START-HOST-RANDOM)", name)
 	}
 	return f[3]
+}
+
+// dirOwner reads the owner file of a private directory that sftper made,
+// "PID START HOST\n", and returns HOST.
+func dirOwner(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "owner"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Split(string(b), " ")
+	if len(f) != 3 || len(f[2]) != 9 || !strings.HasSuffix(f[2], "\n") {
+		t.Fatalf("%s/owner holds %q, not PID START HOST", dir, b)
+	}
+	return strings.TrimSuffix(f[2], "\n")
 }
 
 func hexN(n int) string {
@@ -281,33 +296,52 @@ func TestBatchLeftoversAfterKill(t *testing.T) {
 	if len(left) != 2 {
 		t.Fatalf("after SIGKILL $TMPDIR holds %q, want two directories", left)
 	}
-	host := ownerHost(t, left[0])
+	for _, n := range left {
+		if len(n) != len("sftper-")+10 {
+			t.Errorf("private directory %q: want sftper- and 10 characters", n)
+		}
+	}
+	host := dirOwner(t, filepath.Join(tmp, left[0]))
 	me, start0 := os.Getpid(), myStart(t)
-	decoy := func(name string, files ...string) string {
+	// decoy makes a directory of that name holding an owner file (unless
+	// owner is "") and empty files.
+	decoy := func(name, owner string, files ...string) string {
+		if name == "" {
+			name = "sftper-" + hexN(10)
+		}
 		if err := os.Mkdir(filepath.Join(tmp, name), 0o700); err != nil {
 			t.Fatal(err)
+		}
+		if owner != "" {
+			writeFile(t, nil, filepath.Join(tmp, name, "owner"), []byte(owner))
 		}
 		for _, f := range files {
 			writeFile(t, nil, filepath.Join(tmp, name, f), nil)
 		}
 		return name
 	}
+	dead := fmt.Sprintf("%d %d %s\n", me, start0+1, host) // pid reused
 	kept := []string{
-		decoy("sftper-x"),
-		decoy("sftper-1234567"),
-		decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0, host, hexN(8))),            // a live process
-		decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0+1, "0badc0de", hexN(8))),    // another machine
-		decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0+1, host, hexN(8)), "notes"), // not only sockets
-		decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0+1, host, hexN(8)), "cm1"),   // cm1 not a socket
+		decoy("sftper-x", dead),
+		decoy("sftper-1234567", dead),
+		decoy("", ""),                                                             // no owner file: being made, or another program's
+		decoy("", strings.TrimSuffix(dead, "\n")),                                 // not all of it written
+		decoy("", fmt.Sprintf("%d %d %s\n", me, start0, host)),                    // a live process
+		decoy("", fmt.Sprintf("%d %d %s\n", me, start0+1, "0badc0de")),            // another machine
+		decoy("", dead, "notes"),                                                  // not only sockets
+		decoy("", dead, "cm1"),                                                    // cm1 not a socket
+		decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0+1, host, hexN(8)), ""), // named for its owner, as briefly before
 	}
 	if os.Geteuid() == 0 {
-		theirs := decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0+1, host, hexN(8)))
-		if err := srv.Chown(filepath.Join(tmp, theirs)); err != nil {
-			t.Fatal(err)
+		theirs := decoy("", dead)
+		for _, p := range []string{filepath.Join(tmp, theirs, "owner"), filepath.Join(tmp, theirs)} {
+			if err := srv.Chown(p); err != nil {
+				t.Fatal(err)
+			}
 		}
 		kept = append(kept, theirs)
 	}
-	gone := append(left, decoy(fmt.Sprintf("sftper-%d-%d-%s-%s", me, start0+1, host, hexN(8)))) // pid reused
+	gone := append(left, decoy("", dead))
 
 	s2 := start(t, runOpts{mode: batch, framing: client.Text, env: env}, defaultArgs()...)
 	s2.must("ok", listdir("."))
