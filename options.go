@@ -115,6 +115,12 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 					if o.stallTimeout, err = parseTimeout("stall", val); err != nil {
 						return nil, err
 					}
+					if o.stallTimeout < time.Second {
+						// Checked every eighth of it: below a second,
+						// an ordinary pause between two reads would
+						// count as a stall.
+						return nil, fmt.Errorf("stall timeout must be at least 1s, got %q", val)
+					}
 				case "password-file":
 					if val == "" {
 						return nil, errors.New("--password-file needs a file name")

@@ -78,6 +78,7 @@ func TestParseArgsRefuses(t *testing.T) {
 		{[]string{"--connect-timeout", "-1s", "h"}, "must be positive"},
 		{[]string{"--stall-timeout", "0", "h"}, "stall timeout must be positive"},
 		{[]string{"--stall-timeout", "never", "h"}, "bad stall timeout"},
+		{[]string{"--stall-timeout", "500ms", "h"}, "at least 1s"},
 		{[]string{"-P", "http", "h"}, "bad port"},
 		{[]string{"h", "extra"}, "unexpected argument"},
 		{[]string{"host:dir"}, "bad DESTINATION"},

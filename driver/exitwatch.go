@@ -120,18 +120,34 @@ func watchExit(pid int, gone func()) (stop func(), err error) {
 
 // childOf returns the first child of pid whose command name is name, or 0.
 func childOf(pid int, name string) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
-	if err != nil {
-		return 0
-	}
-	for _, f := range strings.Fields(string(b)) {
-		kid, err := strconv.Atoi(f)
-		if err != nil {
-			continue
-		}
-		if comm, err := os.ReadFile("/proc/" + f + "/comm"); err == nil && strings.TrimSpace(string(comm)) == name {
+	for _, kid := range children(pid) {
+		if processName(kid) == name {
 			return kid
 		}
 	}
 	return 0
+}
+
+// children returns the pids of pid's children (its main thread's).
+func children(pid int) []int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if kid, err := strconv.Atoi(f); err == nil {
+			out = append(out, kid)
+		}
+	}
+	return out
+}
+
+// processName is process pid's command name, or "" if it is gone.
+func processName(pid int) string {
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(comm))
 }

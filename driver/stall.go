@@ -103,7 +103,7 @@ func (c *child) checkStall() {
 		w.moved, w.head, w.since = moved, head.marker, now
 	case now.Sub(w.since) >= c.cfg.StallTimeout:
 		c.stalled = true
-		why := fmt.Sprintf("timed out: sftp moved no data for %s (the server stopped answering); sftp was stopped, "+
+		why := fmt.Sprintf("timed out: sftp moved no data for %s; it was stopped, "+
 			"and the next request connects again (--stall-timeout sets the limit)", c.cfg.StallTimeout)
 		go c.stop(why) // stop takes qmu
 		return
@@ -114,9 +114,32 @@ func (c *child) checkStall() {
 // blindOnce says once per run that progress cannot be seen.
 var blindOnce sync.Once
 
-// bytesMoved is what process pid has read and written so far, all its
-// reads and writes together (rchar plus wchar of /proc/PID/io).
+// bytesMoved is what the child's processes have read and written so far,
+// all their reads and writes together (rchar plus wchar of /proc/PID/io):
+// the process tree rooted at pid, the sftp sftper started, less any ssh
+// in it and what that ssh runs (a ProxyCommand), whose keep-alives move
+// bytes while sftp's own work stands still. The tree, not the one
+// process, so that an --sftp-command wrapper that forks sftp (sh -c,
+// timeout, sshpass) is seen through. An error means pid itself cannot be
+// read.
 func bytesMoved(pid int) (uint64, error) {
+	total, err := processMoved(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, kid := range children(pid) {
+		if processName(kid) == "ssh" {
+			continue
+		}
+		if n, err := bytesMoved(kid); err == nil {
+			total += n // one that exits meanwhile counts as a change
+		}
+	}
+	return total, nil
+}
+
+// processMoved is rchar plus wchar of one process.
+func processMoved(pid int) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
 	if err != nil {
 		return 0, err

@@ -34,7 +34,7 @@ func TestStalledCommandTimesOut(t *testing.T) {
 		t0 := time.Now()
 		_, err = hung.Wait(ctx)
 		var ce *ConnError
-		if !errors.As(err, &ce) || !strings.HasPrefix(ce.Msg, "timed out: sftp moved no data for 400ms") || !ce.Sent {
+		if !errors.As(err, &ce) || !strings.HasPrefix(ce.Msg, "timed out: sftp moved no data for 400ms;") || !ce.Sent {
 			t.Fatalf("the hung command: %v; want a sent *ConnError saying it timed out", err)
 		}
 		t.Logf("answered after %v", time.Since(t0))
@@ -72,5 +72,19 @@ func TestBytesMoved(t *testing.T) {
 	}
 	if _, err := bytesMoved(1 << 30); err == nil {
 		t.Errorf("no error for a process that does not exist")
+	}
+}
+
+// An --sftp-command that forks sftp instead of becoming it (sh -c, timeout,
+// sshpass) is seen through: what its sftp moves counts.
+func TestStallSeesThroughAWrapper(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := fakeConn(t, "ok", Config{StallTimeout: 400 * time.Millisecond}, false)
+	s.(*Session).cfg.Program = []string{"/bin/sh", "-c", `"$0" "$@"; exit $?`, exe}
+	if out := run(t, s, "trickle 1500ms"); len(out) < 10 {
+		t.Errorf("a slow command that keeps printing, under a wrapper, gave %d lines", len(out))
 	}
 }
