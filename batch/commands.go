@@ -18,6 +18,15 @@ func Get(remote, local string) (string, error) {
 	return line("get", arg{path: remote, kind: globbed}, arg{path: local, kind: plain})
 }
 
+// GetPart downloads remote into the file name in the local directory dir:
+// a temporary name of the caller's own (plain characters only), up to
+// maxName bytes long. The line's length is checked with the longest name,
+// so that the same paths are always accepted or refused, whatever name
+// was drawn.
+func GetPart(remote, dir, name string, maxName int) (string, error) {
+	return line("get", arg{path: remote, kind: globbed}, arg{path: strings.TrimSuffix(dir, "/") + "/", suffix: name, maxSuffix: maxName, kind: plain})
+}
+
 // Remove deletes one remote file or symlink. sftp's rm globs its operand;
 // quoting makes every glob character literal, so it removes exactly the
 // file named, or fails.

@@ -90,6 +90,12 @@ func (o owner) line() string { return fmt.Sprintf("%d %d %s\n", o.pid, o.start, 
 // it sweeps nothing.
 var self = sync.OnceValues(func() (owner, error) {
 	pid := os.Getpid()
+	// /proc must be this pid namespace's (a container given the host's
+	// /proc would read other processes under these numbers and take live
+	// sftpers for dead ones): then it names this process as self.
+	if me, err := os.Readlink("/proc/self"); err != nil || me != strconv.Itoa(pid) {
+		return owner{}, fmt.Errorf("/proc is not this process's (/proc/self is %q, pid %d)", me, pid)
+	}
 	start, _, err := procStat(pid)
 	if err != nil {
 		return owner{}, err
@@ -212,14 +218,19 @@ func randomHex(digits int) string {
 	return hex.EncodeToString(b)
 }
 
-// partPath names a GET's download file in dir.
-func partPath(dir string) string {
+// partName names a GET's download file.
+func partName() string {
 	r := randomHex(partRandom)
 	if me, err := self(); err == nil {
-		return filepath.Join(dir, partPrefix+me.String()+"-"+r+partSuffix)
+		return partPrefix + me.String() + "-" + r + partSuffix
 	}
-	return filepath.Join(dir, partPrefix+r+partSuffix) // no owner: never swept
+	return partPrefix + r + partSuffix // no owner: never swept
 }
+
+// partNameMax is the longest name partName gives: a pid of up to 7 digits
+// (Linux's pid_max is at most 2^22), a start time of up to 20 (a uint64),
+// the 8-digit HOST, the random digits and the separators.
+const partNameMax = len(partPrefix) + 7 + 1 + 20 + 1 + 8 + 1 + partRandom + len(partSuffix)
 
 // swept is the set of directories whose leftover downloads this run has
 // removed.
@@ -228,22 +239,38 @@ var swept struct {
 	dirs map[string]bool
 }
 
+// sweptMax bounds the set of directories remembered as swept: a run that
+// downloads into more directories than this forgets them all and may sweep
+// a directory again, which costs a read of its names and is otherwise
+// harmless.
+const sweptMax = 4096
+
 // sweepParts removes from dir the downloads of dead sftpers, the first
-// time it is called for dir.
+// time it is called for dir, in the background: the GET that asked does
+// not wait for a read of what may be a huge directory, and the sweep only
+// ever touches names of dead owners, never this run's.
 func sweepParts(dir string, logf func(string, ...any)) {
 	swept.Lock()
 	done := swept.dirs[dir]
 	if !done {
-		if swept.dirs == nil {
+		if swept.dirs == nil || len(swept.dirs) >= sweptMax {
 			swept.dirs = map[string]bool{}
 		}
 		swept.dirs[dir] = true
 	}
 	swept.Unlock()
 	if !done {
-		sweepPartsNow(dir, logf)
+		sweeps.Add(1)
+		go func() {
+			defer sweeps.Done()
+			sweepPartsNow(dir, logf)
+		}()
 	}
 }
+
+// sweeps counts the sweeps running; Close waits for them, so that a sweep
+// is never cut short by the end of the run.
+var sweeps sync.WaitGroup
 
 // partOwner is the owner that a download's name gives, if it has the form
 // of one.

@@ -114,12 +114,16 @@ func TestOwnNames(t *testing.T) {
 	if me.pid != os.Getpid() || len(me.host) != 8 {
 		t.Fatalf("self = %v", me)
 	}
-	p := partPath("/some/dir")
-	if filepath.Dir(p) != "/some/dir" {
-		t.Errorf("partPath put it in %s", filepath.Dir(p))
+	p := partName()
+	if o, ok := parseOwned(p, partPrefix, partSuffix, partRandom); !ok || o != me {
+		t.Errorf("partName %q parses as %v, %v; want %v", p, o, ok, me)
 	}
-	if o, ok := parseOwned(filepath.Base(p), partPrefix, partSuffix, partRandom); !ok || o != me {
-		t.Errorf("partPath %q parses as %v, %v; want %v", p, o, ok, me)
+	if len(p) > partNameMax {
+		t.Errorf("partName %q is %d bytes, over partNameMax %d", p, len(p), partNameMax)
+	}
+	longest := owner{pid: 4194304, start: ^uint64(0), host: me.host}
+	if n := len(partPrefix + longest.String() + "-" + randomHex(partRandom) + partSuffix); n != partNameMax {
+		t.Errorf("the longest name is %d bytes, partNameMax %d", n, partNameMax)
 	}
 	t.Setenv("TMPDIR", t.TempDir())
 	d, err := makeOwnDir(t.Logf)
@@ -237,6 +241,7 @@ func TestSweep(t *testing.T) {
 	var logged []string
 	logf := func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
 	sweepParts(dir, logf)
+	sweeps.Wait() // it runs in the background
 	if _, err := os.Lstat(filepath.Join(dir, gone)); err == nil {
 		t.Errorf("%s is still there", gone)
 	}
@@ -252,6 +257,7 @@ func TestSweep(t *testing.T) {
 	again := name(dead, me.host)
 	os.WriteFile(filepath.Join(dir, again), nil, 0o600)
 	sweepParts(dir, logf)
+	sweeps.Wait()
 	if _, err := os.Lstat(filepath.Join(dir, again)); err != nil {
 		t.Errorf("a second sweep of the same directory: %v", err)
 	}
@@ -405,7 +411,7 @@ func BenchmarkSweepParts(b *testing.B) {
 		sweepParts(dir, discard.Printf)
 		for b.Loop() {
 			sweepParts(dir, discard.Printf)
-			partPath(dir)
+			partName()
 		}
 	})
 }

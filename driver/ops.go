@@ -270,16 +270,24 @@ func (x executor) get(op proto.Get) step {
 		// Like sftp and scp: a directory receives the file under its own name.
 		dest = strings.TrimSuffix(dest, "/") + "/" + path.Base(op.Source)
 	}
-	tmp := partPath(filepath.Dir(dest)) // named for sftper: see leftovers.go
+	dir := filepath.Dir(dest)
+	name := partName() // named for sftper: see leftovers.go
+	tmp := filepath.Join(dir, name)
 	source, err := x.s.Resolve(x.ctx, op.Source)
 	if err != nil {
 		return done(failed(err.Error(), nil))
 	}
-	line, err := batch.Get(source, tmp)
+	// The length is checked with the longest name partName can draw,
+	// so that whether a GET fits never depends on the draw.
+	line, err := batch.GetPart(source, dir, name, partNameMax)
+	var upe *batch.UnsafePathError
+	if errors.As(err, &upe) && upe.Path != source {
+		upe.Path = op.Dest // the caller's name for it, not the directory
+	}
 	if err != nil {
 		return done(fail(err))
 	}
-	sweepParts(filepath.Dir(dest), logOf(x.s)) // once per directory
+	sweepParts(dir, logOf(x.s)) // once per directory, in the background
 	return x.send(line, nil, func(out []string, err error) *proto.Response {
 		if err == nil {
 			if msgs := batch.Messages(out); len(msgs) > 0 {

@@ -155,6 +155,7 @@ func (s *Session) connected(ctx context.Context) (*child, error) {
 // fail). Later Sends fail with ErrClosed. The error, if any, is sftp's
 // unexpected exit status.
 func (s *Session) Close() error {
+	defer sweeps.Wait() // see sweepParts
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

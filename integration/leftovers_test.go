@@ -196,6 +196,7 @@ func testGetLeftoverAfterKill(t *testing.T, m mode, env []string) {
 			t.Fatalf("%s removed before any GET into its directory", part)
 		}
 		s2.must("ok", get(rel+"/small", "small"))
+		s2.finish() // the sweep runs beside the GET; sftper waits for it at the end
 		if exists(part) {
 			t.Errorf("%s is still there after the next sftper's first GET into %s", filepath.Base(part), dir)
 		}
@@ -205,7 +206,6 @@ func testGetLeftoverAfterKill(t *testing.T, m mode, env []string) {
 		if !strings.Contains(s2.p.Stderr(), "removed "+part) {
 			t.Errorf("stderr does not say what was removed:\n%s", s2.p.Stderr())
 		}
-		s2.finish()
 	}
 }
 
@@ -252,6 +252,7 @@ func TestGetLeftoversKept(t *testing.T) {
 	}
 
 	sweeper.must("ok", get(rel+"/small", "small"))
+	sweeper.finish() // the sweep runs beside the GET; sftper waits for it at the end
 	for _, n := range kept {
 		if !exists(filepath.Join(dir, n)) {
 			t.Errorf("%s was removed", n)
@@ -265,7 +266,6 @@ func TestGetLeftoversKept(t *testing.T) {
 		t.Fatalf("the live sftper exited")
 	default:
 	}
-	sweeper.finish()
 }
 
 // TestBatchLeftoversAfterKill: batch mode killed while connected leaves
