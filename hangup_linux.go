@@ -8,8 +8,10 @@ import (
 
 // readerGone returns a channel that is closed when nobody can read what
 // sftper writes to out any more: the reading end of a pipe closed, or the
-// peer of a socket gone. For anything else (a file, a terminal) it is never
-// closed.
+// peer of a Unix socket gone. For anything else (a file, a terminal) it is
+// never closed, and a TCP socket whose peer has closed reads only as
+// half-closed (which a peer that still reads looks like too), so that is
+// left to the next write.
 //
 // poll(2) with no events asked for still reports POLLERR, which a pipe's
 // writing end gets once its last reader has gone, and POLLHUP, which a
@@ -17,7 +19,10 @@ import (
 // goroutine of its own (and so one thread) notices at once, without
 // making stdout non-blocking (its open file description is shared with
 // the caller) and without writing anything.
-func readerGone(out *os.File) <-chan struct{} {
+//
+// The poll watches only for the reader's end: an error from ppoll itself
+// stops the watch (logged with logf), and is never taken for a hang-up.
+func readerGone(out *os.File, logf func(string, ...any)) <-chan struct{} {
 	gone := make(chan struct{})
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(out.Fd()), &st); err != nil {
@@ -35,10 +40,12 @@ func readerGone(out *os.File) <-chan struct{} {
 				revents int16
 			}{fd: fd}
 			n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, 0, 0, 0, 0)
-			if errno == syscall.EINTR {
+			switch {
+			case errno == syscall.EINTR:
 				continue
-			}
-			if errno != 0 || (n == 1 && pfd.revents&(0x8|0x10) != 0) { // POLLERR, POLLHUP
+			case errno != 0:
+				logf("cannot watch for the reader of the output going (ppoll: %v); a closed output is noticed at the next result", errno)
+			case n == 1 && pfd.revents&(0x8|0x10) != 0: // POLLERR, POLLHUP
 				close(gone)
 			}
 			return

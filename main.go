@@ -101,10 +101,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	var stopSig os.Signal
 	var hungUp atomic.Bool
+	served := make(chan struct{})
 	if f, ok := stdout.(*os.File); ok {
-		gone := readerGone(f)
+		gone := readerGone(f, logger.Printf)
 		go func() {
-			<-gone
+			select {
+			case <-gone:
+			case <-served:
+				return
+			}
 			// Nobody can hear a result any more: start nothing more,
 			// and stop what runs.
 			logger.Printf("the reader of sftper's output has gone; stopping")
@@ -125,7 +130,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
-	code := serve(ctx, proto.NewCodec(stdin, resultWriter{out}, o.framing), out, sess, logger)
+	in := &eofReader{r: stdin}
+	code := serve(ctx, proto.NewCodec(in, resultWriter{out}, o.framing), out, sess, logger)
+	close(served)
+	if hungUp.Load() && code == 0 && in.eof.Load() {
+		// The reader left after the last result, as the input ended:
+		// every result was delivered, and that is a normal end.
+		return 0
+	}
 	if ctx.Err() != nil {
 		sess.Kill()
 		if hungUp.Load() {
@@ -298,6 +310,20 @@ func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess drive
 		code = 1
 	}
 	return code
+}
+
+// eofReader notes that the input has ended.
+type eofReader struct {
+	r   io.Reader
+	eof atomic.Bool
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if errors.Is(err, io.EOF) {
+		e.eof.Store(true)
+	}
+	return n, err
 }
 
 // resultWriter buffers results; serve flushes it before it waits. It has

@@ -47,9 +47,9 @@ type CutLineError struct {
 }
 
 func (e *CutLineError) Error() string {
-	return fmt.Sprintf("cannot list %q exactly: sftp cuts each listing line at %d bytes, and the line of an entry reached that length, "+
-		"so its name may be cut short (sftp prints each entry after the directory's path, here %d bytes, and a chain of %d); "+
-		"list the directory through a shorter path", e.Dir, LsLineMax, len(e.Dir), TagLen)
+	return fmt.Sprintf("cannot list %q exactly: sftp cuts each listing line at %d bytes, and an entry's line reached that length, "+
+		"so its name may be cut short (sftp prints each name after the directory's path, here %d bytes, and a chain of %d); "+
+		"list the directory through a shorter path, such as a symlink to it", e.Dir, LsLineMax, len(e.Dir), TagLen)
 }
 
 // longLine matches sftp's own long format ("%s %3s %-*s %-*s %8llu %s %s"):

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/creack/pty"
 
@@ -52,6 +53,7 @@ type child struct {
 	// ssh once connected (nil if there is none to watch). Under qmu.
 	assigned bool
 	ssh      *procWatch
+	watched  chan struct{} // closed once ssh is watched, or found not to be watchable
 
 	stall   stallWatch // under qmu
 	stalled bool       // stopped for want of progress (see stall.go); under qmu
@@ -140,15 +142,16 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	c := &child{
-		cfg:    cfg,
-		script: script,
-		cmd:    cmd,
-		stdin:  pipes.inW,
-		pipes:  pipes,
-		exited: make(chan struct{}),
-		nonce:  hex.EncodeToString(nonce[:]),
-		ended:  make(chan struct{}),
-		ready:  make(chan struct{}),
+		cfg:     cfg,
+		script:  script,
+		cmd:     cmd,
+		stdin:   pipes.inW,
+		pipes:   pipes,
+		exited:  make(chan struct{}),
+		nonce:   hex.EncodeToString(nonce[:]),
+		ended:   make(chan struct{}),
+		ready:   make(chan struct{}),
+		watched: make(chan struct{}),
 	}
 	if ptmx != nil {
 		c.tty = newTTYWatch(ptmx, cfg.Log)
@@ -184,16 +187,21 @@ const outputLinger = 2 * time.Second
 
 // endOutput makes sure the output reaches its end once the child has
 // exited: at once when sftper stopped it on purpose (the reason is its
-// own; anything still to come is of no use), else after outputLinger.
+// own; anything still to come is of no use), else once outputLinger has
+// passed with nothing left unread in the pipe (route may be slow to read
+// on a busy machine, and what is in the pipe is sftp's).
 func (c *child) endOutput() {
 	c.qmu.Lock()
 	stopped := c.why != ""
 	c.qmu.Unlock()
-	if !stopped {
+	for !stopped {
 		select {
 		case <-c.ended:
 			return
 		case <-time.After(outputLinger):
+		}
+		if unread(c.pipes.outR) <= 0 { // -1: cannot tell; do not wait forever
+			break
 		}
 	}
 	select {
@@ -201,6 +209,23 @@ func (c *child) endOutput() {
 	default:
 		c.pipes.outR.Close() // route's read fails, and it settles what is left
 	}
+}
+
+// unread is how many bytes wait in the pipe f reads from (FIONREAD); -1
+// if that cannot be told.
+func unread(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	rc.Control(func(fd uintptr) {
+		var v int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); errno == 0 {
+			n = int(v)
+		}
+	})
+	return n
 }
 
 // childEnv pins what sftp's output depends on and nothing else.
@@ -516,6 +541,9 @@ func describe(lines []string, tty string) string {
 
 // kill stops sftp and everything it started (ssh, a ProxyCommand) at once.
 func (c *child) kill() {
+	// Safe after the child has been reaped too: a process group's
+	// number is not given to a new process while any member of the group
+	// lives, and once none does the kill finds nothing.
 	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 	c.stdin.Close()
 }

@@ -151,12 +151,13 @@ type master struct {
 	watch  *procWatch // nil if the process cannot be watched
 
 	mu        sync.Mutex
-	stderr    []string // what ssh said, CRs removed (bounded)
-	serverKey string   // "TYPE SHA256:..." as ssh logged it at debug level
-	software  string   // the server's software version, as ssh logged it at debug level
-	ready     bool     // after which stderr lines are logged instead
-	stopping  bool     // after which they are dropped (ssh's goodbye statistics)
-	refused   bool     // ssh said it could not set up the socket
+	stderr    []string      // what ssh said, CRs removed (bounded)
+	serverKey string        // "TYPE SHA256:..." as ssh logged it at debug level
+	software  string        // the server's software version, as ssh logged it at debug level
+	versioned chan struct{} // closed once software is known (ssh logs it before it authenticates)
+	ready     bool          // after which stderr lines are logged instead
+	stopping  bool          // after which they are dropped (ssh's goodbye statistics)
+	refused   bool          // ssh said it could not set up the socket
 }
 
 // startMaster starts ssh as a ControlMaster on socket and waits, at most
@@ -198,7 +199,7 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 		return nil, &errNoSharing{fmt.Sprintf("cannot start %s: %v", cmd.Path, err)}
 	}
 	errW.Close()
-	m := &master{cmd: cmd, socket: socket, exited: make(chan struct{})}
+	m := &master{cmd: cmd, socket: socket, exited: make(chan struct{}), versioned: make(chan struct{})}
 	m.watch, _ = watchProc(cmd.Process.Pid)
 	readDone := make(chan struct{})
 	go m.readStderr(errR, cfg, readDone)
@@ -217,6 +218,13 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 	defer tick.Stop()
 	for {
 		if _, err := os.Stat(socket); err == nil {
+			// ssh logged the server's version before it authenticated,
+			// so it is in the pipe by now; let readStderr get to it, so
+			// that oneSFTPAtATime is known before any spare starts.
+			select {
+			case <-m.versioned:
+			case <-time.After(versionWait):
+			}
 			m.mu.Lock()
 			m.ready = true
 			m.mu.Unlock()
@@ -251,6 +259,11 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 	}
 }
 
+// versionWait bounds the wait for the server's version line once the
+// master is up: it is already written by then (ssh logs it before it
+// authenticates), so this only covers a reader goroutine slow to run.
+const versionWait = time.Second
+
 // muxTrouble is how ssh says it cannot listen on the control socket.
 var muxTrouble = regexp.MustCompile(`unix_listener|ControlSocket|control socket|mux_|multiplex`)
 
@@ -268,7 +281,10 @@ func (m *master) readStderr(r *os.File, cfg *Config, done chan<- struct{}) {
 			}
 			if _, sw, ok := strings.Cut(debug, ", remote software version "); ok && strings.HasPrefix(debug, "Remote protocol version ") {
 				m.mu.Lock()
-				m.software = sw
+				if m.software == "" {
+					m.software = sw
+					close(m.versioned)
+				}
 				m.mu.Unlock()
 			}
 			continue

@@ -443,9 +443,9 @@ func (s *Scripts) takeSpare(lines []*Pending) (*child, error) {
 			continue
 		}
 		select {
-		case <-c.first.done:
+		case <-c.watched: // connected, and its ssh watched (see assign)
 		default:
-			continue // not connected yet: a fresh script is as quick
+			continue // not yet: a fresh script is as quick
 		}
 		s.spares = slices.Delete(s.spares, i, i+1)
 		if c.first.err == nil && c.assign(lines) == nil {
@@ -506,6 +506,7 @@ func (s *Scripts) launch(l *link) (*child, error) {
 			if first.err == nil {
 				c.watchIdleSSH()
 			}
+			close(c.watched)
 		case <-t.C:
 			c.qmu.Lock()
 			seen := describe(first.lines, "")
@@ -611,6 +612,7 @@ func (c *child) assign(lines []*Pending) error {
 // Close lets every queued line run, then stops the master and removes the
 // socket directory.
 func (s *Scripts) Close() error {
+	defer sweeps.Wait() // see sweepParts
 	s.mu.Lock()
 	s.closed = true
 	for s.running != nil || len(s.waiting) > 0 {
