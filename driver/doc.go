@@ -50,6 +50,18 @@
 // printable) and TERM=dumb. Everything else, above all the user's OpenSSH
 // configuration, is passed through untouched.
 //
+// # Bounds
+//
+// Every command is answered in bounded time: connecting is bounded by the
+// connect timeout; a command during which sftp (and whatever it runs but
+// ssh) moves no byte for the stall timeout is stopped with its sftp
+// (stall.go); a child's output is ended once the child has exited even
+// when an ssh master still holds a copy of its standard error
+// (child.endOutput). The ends of processes sftper is not the parent of (a
+// session's ssh, a spare script's ssh) and of the master are watched
+// through pidfds (exitwatch.go), so that an idle session whose ssh has
+// gone is replaced, and a spare whose ssh has gone is never given lines.
+//
 // # What it does not do
 //
 // It does not quote paths or parse listings (package batch does that, for
