@@ -127,23 +127,7 @@ func sftpModule(prog string) ([]string, error) {
 }
 
 func (s *Server) setupProFTPD(opts ProFTPDOptions, load []string) error {
-	// MkdirTemp makes 0700; the login user must reach Home through it,
-	// and proftpd refuses log files in a directory others can write.
-	if err := os.Chmod(s.Dir, 0o755); err != nil {
-		return err
-	}
-	s.Home = filepath.Join(s.Dir, "home")
-	if err := os.Mkdir(s.Home, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(s.Home, 0o755); err != nil { // despite the umask
-		return err
-	}
-	if err := s.Chown(s.Home); err != nil {
-		return err
-	}
-	s.KeyFile = filepath.Join(s.Dir, "id_ed25519")
-	if err := s.newKey(s.KeyFile); err != nil {
+	if err := s.homeAndKey(); err != nil {
 		return err
 	}
 	// mod_sftp reads authorized keys in RFC 4716 form ("---- BEGIN SSH2

@@ -213,8 +213,11 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) setup() error {
-	// MkdirTemp makes 0700; the login user must reach Home through it.
+// homeAndKey makes what every kind of server here starts from: Home,
+// owned by the login user and reachable through Dir, and the client key.
+func (s *Server) homeAndKey() error {
+	// MkdirTemp makes 0700; the login user must reach Home through it
+	// (and proftpd refuses log files in a directory others can write).
 	if err := os.Chmod(s.Dir, 0o755); err != nil {
 		return err
 	}
@@ -229,11 +232,16 @@ func (s *Server) setup() error {
 		return err
 	}
 	s.KeyFile = filepath.Join(s.Dir, "id_ed25519")
+	return s.newKey(s.KeyFile)
+}
+
+func (s *Server) setup() error {
+	if err := s.homeAndKey(); err != nil {
+		return err
+	}
 	hostKey := filepath.Join(s.Dir, "ssh_host_ed25519_key")
-	for _, k := range []string{s.KeyFile, hostKey} {
-		if err := s.newKey(k); err != nil {
-			return err
-		}
+	if err := s.newKey(hostKey); err != nil {
+		return err
 	}
 	pub, err := os.ReadFile(s.KeyFile + ".pub")
 	if err != nil {
