@@ -105,10 +105,19 @@ func needSSH(t *testing.T) {
 // CI).
 func startServer(t *testing.T, opts sshdtest.Options) *sshdtest.Server {
 	t.Helper()
+	// A password account needs root.
+	return ownServer(t, "sshd", sshdtest.ErrNeedRoot, func() (*sshdtest.Server, error) { return sshdtest.Start(opts) })
+}
+
+// ownServer starts a server of the test's own with start and cleans it up
+// after the test, showing its log if the test failed. An error wrapping
+// skippable (something this machine lacks) skips the test, and fails it
+// in CI.
+func ownServer(t *testing.T, what string, skippable error, start func() (*sshdtest.Server, error)) *sshdtest.Server {
+	t.Helper()
 	needSSH(t)
-	s, err := sshdtest.Start(opts)
-	if errors.Is(err, sshdtest.ErrNeedRoot) && os.Getenv("CI") == "" {
-		// A password account needs root; skipped, but failed in CI.
+	s, err := start()
+	if errors.Is(err, skippable) && os.Getenv("CI") == "" {
 		t.Skip(err)
 	}
 	if err != nil {
@@ -116,7 +125,7 @@ func startServer(t *testing.T, opts sshdtest.Options) *sshdtest.Server {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("sshd log of the test's own server:\n%s", s.Log())
+			t.Logf("%s log of the test's own server:\n%s", what, s.Log())
 		}
 		s.Cleanup()
 	})

@@ -2,9 +2,7 @@ package integration
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,21 +21,9 @@ import (
 // (integration/install-openssh.sh installs it).
 func startProFTPD(t *testing.T) *sshdtest.Server {
 	t.Helper()
-	needSSH(t)
-	s, err := sshdtest.StartProFTPD(sshdtest.ProFTPDOptions{})
-	if errors.Is(err, sshdtest.ErrNoProFTPD) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("proftpd log:\n%s", s.Log())
-		}
-		s.Cleanup()
+	return ownServer(t, "proftpd", sshdtest.ErrNoProFTPD, func() (*sshdtest.Server, error) {
+		return sshdtest.StartProFTPD(sshdtest.ProFTPDOptions{})
 	})
-	return s
 }
 
 func startOn(t *testing.T, s *sshdtest.Server, m mode) *sftper {
