@@ -446,7 +446,7 @@ func (c *child) settle(queue []*Pending, reason string) {
 		msg := reason
 		if stalled && i > 0 {
 			msg = "not run: sftp was stopped because the request before it timed out (sftp moved no data for " +
-				c.cfg.StallTimeout.String() + ")"
+				c.cfg.stallTimeout().String() + ")"
 		}
 		// Only the first outstanding line can have started.
 		p.err = &ConnError{Msg: msg, Sent: i == 0 && connected}

@@ -64,7 +64,7 @@ func (c *child) armStall() {
 		return
 	}
 	w.since, w.head = time.Now(), ""
-	period := c.cfg.StallTimeout / stallChecks
+	period := c.cfg.stallTimeout() / stallChecks
 	if w.timer == nil {
 		w.timer = time.AfterFunc(period, c.checkStall)
 	} else {
@@ -101,14 +101,24 @@ func (c *child) checkStall() {
 		w.since = now // connecting: the connect timeout governs
 	case moved != w.moved || head.marker != w.head:
 		w.moved, w.head, w.since = moved, head.marker, now
-	case now.Sub(w.since) >= c.cfg.StallTimeout:
+	case now.Sub(w.since) >= c.cfg.stallTimeout():
 		c.stalled = true
 		why := fmt.Sprintf("timed out: sftp moved no data for %s; it was stopped, "+
-			"and the next request connects again (--stall-timeout sets the limit)", c.cfg.StallTimeout)
+			"and the next request connects again (--stall-timeout sets the limit)", c.cfg.stallTimeout())
 		go c.stop(why) // stop takes qmu
 		return
 	}
-	w.timer.Reset(c.cfg.StallTimeout / stallChecks)
+	w.timer.Reset(c.cfg.stallTimeout() / stallChecks)
+}
+
+// stallTimeout is StallTimeout, or the default for a Config that was not
+// given one (NewSession and NewScripts fill it in; a zero would make the
+// checks spin).
+func (cfg *Config) stallTimeout() time.Duration {
+	if cfg.StallTimeout <= 0 {
+		return DefaultStallTimeout
+	}
+	return cfg.StallTimeout
 }
 
 // blindOnce says once per run that progress cannot be seen.
