@@ -46,6 +46,32 @@ type Config struct {
 	Log *log.Logger
 }
 
+// DefaultConnectTimeout bounds connecting when Config gives no bound: as
+// long as ssh's own TCP connect attempts take to give up on a host that
+// does not answer, on most systems, and long enough for a slow login.
+const DefaultConnectTimeout = 30 * time.Second
+
+// withDefaults fills in what cfg leaves unset, for both kinds of Conn, and
+// raises the stall timeout above the pauses that the user's own sftp
+// bandwidth limit makes (see bandwidthPause).
+func (cfg Config) withDefaults() Config {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.Log == nil {
+		cfg.Log = discard
+	}
+	if pause := bandwidthPause(cfg.Program); pause > 0 && cfg.StallTimeout < 2*pause {
+		cfg.Log.Printf("the stall timeout is raised from %s to %s: with its -l, sftp pauses for up to %s between bursts",
+			cfg.StallTimeout, 2*pause, pause)
+		cfg.StallTimeout = 2 * pause
+	}
+	return cfg
+}
+
 // Conn runs sftp command lines for the requests. There are two: Session,
 // one persistent interactive sftp, and Scripts, a generated `sftp -b`
 // script per request. Both send every line through the same marker

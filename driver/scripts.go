@@ -70,16 +70,7 @@ type link struct {
 
 // NewScripts returns batch mode's Conn, not connected yet.
 func NewScripts(cfg Config) *Scripts {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 30 * time.Second
-	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = DefaultStallTimeout
-	}
-	if cfg.Log == nil {
-		cfg.Log = discard
-	}
-	s := &Scripts{cfg: cfg, live: map[*child]bool{}, masters: map[*master]bool{}}
+	s := &Scripts{cfg: cfg.withDefaults(), live: map[*child]bool{}, masters: map[*master]bool{}}
 	s.idle = sync.NewCond(&s.mu)
 	return s
 }

@@ -38,16 +38,7 @@ func (s *Session) setChild(c *child) {
 
 // NewSession returns a session that has not started sftp yet.
 func NewSession(cfg Config) *Session {
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = 30 * time.Second
-	}
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = DefaultStallTimeout
-	}
-	if cfg.Log == nil {
-		cfg.Log = discard
-	}
-	return &Session{cfg: cfg}
+	return &Session{cfg: cfg.withDefaults()}
 }
 
 // Start starts sftp and lets it connect in the background, so that the

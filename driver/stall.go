@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -119,6 +120,58 @@ func (cfg *Config) stallTimeout() time.Duration {
 		return DefaultStallTimeout
 	}
 	return cfg.StallTimeout
+}
+
+// bandwidthPause is the longest pause sftp makes on purpose with the
+// options in prog (the sftp program and the user's extra arguments): with
+// -l LIMIT (Kbit/s) its bandwidth limiter (bandwidth_limit in OpenSSH's
+// misc.c) sleeps after each batch of data, a batch of at most 8 copy
+// buffers plus one, long enough for the batch to have taken its time at
+// LIMIT. The copy buffer is -B if given, else what the server allows, up
+// to 255 KiB (OpenSSH's server allows that much: one 261120-byte write at
+// -l 300 was followed by a 6.8 s sleep). While sftp sleeps it moves no
+// byte, and in batch mode not even its ssh does (the master carries the
+// data), so the stall timeout must be longer. 0 without -l.
+func bandwidthPause(prog []string) time.Duration {
+	if len(prog) < 2 {
+		return 0
+	}
+	// SFTP_MAX_MSG_LENGTH - 1024, the most sftp takes from the server's
+	// limits when -B is not given.
+	var limit, buf int64 = 0, 256<<10 - 1024
+	args := prog[1:]
+	// sftp's getopt string: these take a value, attached or next.
+	const withValue = "cDilosSbBFJPRX"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			break
+		}
+		for j := 1; j < len(a); j++ {
+			if !strings.ContainsRune(withValue, rune(a[j])) {
+				continue
+			}
+			v := a[j+1:]
+			if v == "" && i+1 < len(args) {
+				i++
+				v = args[i]
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			switch {
+			case err != nil || n <= 0:
+			case a[j] == 'l':
+				limit = n
+			case a[j] == 'B':
+				buf = n
+			}
+			break
+		}
+	}
+	if limit == 0 {
+		return 0
+	}
+	bits := float64(9*buf) * 8
+	return time.Duration(bits / float64(limit*1024) * float64(time.Second))
 }
 
 // blindOnce says once per run that progress cannot be seen.

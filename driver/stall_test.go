@@ -88,3 +88,34 @@ func TestStallSeesThroughAWrapper(t *testing.T) {
 		t.Errorf("a slow command that keeps printing, under a wrapper, gave %d lines", len(out))
 	}
 }
+
+// sftp's -l makes it pause on purpose; the stall timeout must outlast
+// those pauses, which bandwidthPause computes from the user's options.
+func TestBandwidthPause(t *testing.T) {
+	at := func(limit, buf float64) time.Duration {
+		return time.Duration(9 * buf * 8 / (limit * 1024) * float64(time.Second))
+	}
+	for _, tc := range []struct {
+		prog []string
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]string{"sftp"}, 0},
+		{[]string{"sftp", "-R", "64"}, 0},
+		{[]string{"sftp", "-l", "300"}, at(300, 261120)},
+		{[]string{"sftp", "-l300"}, at(300, 261120)},
+		{[]string{"sftp", "-ql", "300"}, at(300, 261120)},
+		{[]string{"sftp", "-B", "65536", "-l", "1000"}, at(1000, 65536)},
+		{[]string{"sftp", "-o", "-l 5", "-l", "100"}, at(100, 261120)}, // a value is not an option
+		{[]string{"sftp", "--", "-l", "100"}, 0},
+		{[]string{"sftp", "-l", "lots"}, 0},
+	} {
+		if got := bandwidthPause(tc.prog); got != tc.want {
+			t.Errorf("bandwidthPause(%q) = %v, want %v", tc.prog, got, tc.want)
+		}
+	}
+	cfg := Config{Program: []string{"sftp", "-l", "300"}, StallTimeout: time.Second}.withDefaults()
+	if want := 2 * at(300, 261120); cfg.StallTimeout != want {
+		t.Errorf("stall timeout with -l 300: %v, want %v", cfg.StallTimeout, want)
+	}
+}

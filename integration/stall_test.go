@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -127,5 +128,30 @@ func sparse(t *testing.T, path string, size int64) {
 	defer f.Close()
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A transfer slowed by the user's own sftp -l is not a stall: sftp sleeps
+// between bursts then, moving nothing, and sftper raises the stall timeout
+// above those sleeps (it says so on stderr).
+func TestBandwidthLimitIsNotAStall(t *testing.T) { eachMode(t, testBandwidthLimitIsNotAStall) }
+
+func testBandwidthLimitIsNotAStall(t *testing.T, m mode) {
+	_, dir := remoteDir(t, srv)
+	local := t.TempDir()
+	src := filepath.Join(local, "src")
+	// Past one write of the server's largest size (255 KiB), after
+	// which sftp sleeps for about 2.5 s at -l 800.
+	content := bytes.Repeat([]byte("slow but steady "), 400<<10/16)
+	writeFile(t, nil, src, content)
+	s := start(t, runOpts{mode: m, framing: client.Text, dir: local},
+		"--stall-timeout", "1s", "--sftp-command", "sftp -l 800", "-F", srv.SSHConfig, sshdtest.Alias)
+	s.must("ok", put(src, filepath.Join(dir, "slow")))
+	if got := readFile(t, filepath.Join(dir, "slow")); !bytes.Equal(got, content) {
+		t.Errorf("the throttled upload holds %d bytes, want %d", len(got), len(content))
+	}
+	s.finish()
+	if !strings.Contains(s.p.Stderr(), "the stall timeout is raised from 1s") {
+		t.Errorf("stderr does not say the stall timeout was raised:\n%s", s.p.Stderr())
 	}
 }
