@@ -506,6 +506,12 @@ func (s *Scripts) launch(l *link) (*child, error) {
 			if seen != "" {
 				msg += ": " + seen
 			}
+			if l != nil && l.master != nil && !l.broken.Swap(true) {
+				// A channel the connection could not open in all that
+				// time: the connection is hung, and the next request
+				// connects again rather than wait on it too.
+				s.cfg.Log.Printf("batch mode: a script could not open a session over the shared connection within %s; the next request connects again", s.cfg.ConnectTimeout)
+			}
 			c.stop(msg)
 		case <-c.ended:
 		}
@@ -520,9 +526,12 @@ func (s *Scripts) launch(l *link) (*child, error) {
 		delete(s.live, c)
 		if slices.Contains(s.spares, c) {
 			s.spares = slices.DeleteFunc(s.spares, func(x *child) bool { return x == c })
-			if c.first.err != nil && c.link.master.alive() && !s.noSpares {
-				// The server refused it a session, likely a limit
-				// on sessions per connection: keep to one at a time.
+			if c.first.err != nil && c.link == s.link && !c.link.broken.Load() && c.link.master.alive() && !s.noSpares {
+				// The server refused it a session over a connection
+				// that is otherwise fine, likely a limit on sessions
+				// per connection: keep to one at a time. (A spare of
+				// a connection that is being replaced or is hung
+				// says nothing of the server's limits.)
 				s.noSpares = true
 				s.cfg.Log.Printf("batch mode: a script kept ready could not open a session (%v); no longer keeping scripts ready", c.first.err)
 			}
