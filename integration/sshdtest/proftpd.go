@@ -147,17 +147,9 @@ func (s *Server) setupProFTPD(opts ProFTPDOptions, load []string) error {
 	if err != nil {
 		return fmt.Errorf("ssh-keygen %s: %v: %s", hostKey, err, out)
 	}
-	hp, err := os.ReadFile(hostKey + ".pub")
-	if err != nil {
+	if err := s.clientFiles(hostKey); err != nil {
 		return err
 	}
-	f := strings.Fields(string(hp))
-	if len(f) < 2 {
-		return fmt.Errorf("unexpected host public key %q", hp)
-	}
-	s.hostPub = f[0] + " " + f[1]
-	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
-	s.SSHConfig = filepath.Join(s.Dir, "ssh_config")
 	s.LogFile = filepath.Join(s.Dir, "proftpd.log")
 	if opts.Trace != "" {
 		s.TraceLog = filepath.Join(s.Dir, "trace.log")

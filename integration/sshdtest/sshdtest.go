@@ -235,6 +235,23 @@ func (s *Server) homeAndKey() error {
 	return s.newKey(s.KeyFile)
 }
 
+// clientFiles reads the server's host public key (hostKey.pub) and names
+// the files a client needs: known_hosts and ssh_config, written later.
+func (s *Server) clientFiles(hostKey string) error {
+	hp, err := os.ReadFile(hostKey + ".pub")
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(string(hp))
+	if len(f) < 2 {
+		return fmt.Errorf("unexpected host public key %q", hp)
+	}
+	s.hostPub = f[0] + " " + f[1]
+	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
+	s.SSHConfig = filepath.Join(s.Dir, "ssh_config")
+	return nil
+}
+
 func (s *Server) setup() error {
 	if err := s.homeAndKey(); err != nil {
 		return err
@@ -251,17 +268,9 @@ func (s *Server) setup() error {
 	if err := os.WriteFile(filepath.Join(s.Dir, "authorized_keys"), pub, 0o644); err != nil {
 		return err
 	}
-	hp, err := os.ReadFile(hostKey + ".pub")
-	if err != nil {
+	if err := s.clientFiles(hostKey); err != nil {
 		return err
 	}
-	f := strings.Fields(string(hp))
-	if len(f) < 2 {
-		return fmt.Errorf("unexpected host public key %q", hp)
-	}
-	s.hostPub = f[0] + " " + f[1]
-	s.KnownHosts = filepath.Join(s.Dir, "known_hosts")
-	s.SSHConfig = filepath.Join(s.Dir, "ssh_config")
 	s.SSHDConfig = filepath.Join(s.Dir, "sshd_config")
 	s.LogFile = filepath.Join(s.Dir, "sshd.log")
 
