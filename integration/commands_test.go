@@ -23,6 +23,41 @@ import (
 // effect on the server's disk.
 func TestCommands(t *testing.T) { eachMode(t, testCommands) }
 
+// roundTrip checks PUT, LISTDIR (relative and absolute), GET and DELETE of
+// local/hello.txt holding content, in the remote directory rel (abs on the
+// server's disk), each effect where it happens.
+func roundTrip(t *testing.T, s *sftper, local, rel, abs string, content []byte) {
+	t.Helper()
+	src := filepath.Join(local, "hello.txt")
+	res := s.must("ok", put(src, rel+"/hello.txt"))
+	if diff := cmp.Diff(xfer{src, rel + "/hello.txt", int64(len(content))}, data[xfer](t, res)); diff != "" {
+		t.Errorf("PUT data (-want +got):\n%s", diff)
+	}
+	if got := readFile(t, filepath.Join(abs, "hello.txt")); !bytes.Equal(got, content) {
+		t.Errorf("remote file holds %q, want %q", got, content)
+	}
+
+	checkListing(t, s.must("ok", listdir(rel)), abs)
+	checkListing(t, s.must("ok", listdir(abs)), abs) // absolute path too
+
+	dst := filepath.Join(local, "back.txt")
+	res = s.must("ok", get(rel+"/hello.txt", dst))
+	if diff := cmp.Diff(xfer{rel + "/hello.txt", dst, int64(len(content))}, data[xfer](t, res)); diff != "" {
+		t.Errorf("GET data (-want +got):\n%s", diff)
+	}
+	if got := readFile(t, dst); !bytes.Equal(got, content) {
+		t.Errorf("downloaded %q, want %q", got, content)
+	}
+
+	s.must("ok", del(rel+"/hello.txt"))
+	if exists(filepath.Join(abs, "hello.txt")) {
+		t.Error("DELETE left the file on the server")
+	}
+	if got := entries(t, s.must("ok", listdir(rel))); len(got) != 0 {
+		t.Errorf("LISTDIR of an emptied directory: %v, want []", got)
+	}
+}
+
 func testCommands(t *testing.T, m mode) {
 	bothFramings(t, func(t *testing.T, fr client.Framing) {
 		s := startDefault(t, m, fr)
@@ -32,33 +67,7 @@ func testCommands(t *testing.T, m mode) {
 		src := filepath.Join(local, "hello.txt")
 		writeFile(t, nil, src, content)
 
-		res := s.must("ok", put(src, rel+"/hello.txt"))
-		if diff := cmp.Diff(xfer{src, rel + "/hello.txt", int64(len(content))}, data[xfer](t, res)); diff != "" {
-			t.Errorf("PUT data (-want +got):\n%s", diff)
-		}
-		if got := readFile(t, filepath.Join(abs, "hello.txt")); !bytes.Equal(got, content) {
-			t.Errorf("remote file holds %q, want %q", got, content)
-		}
-
-		checkListing(t, s.must("ok", listdir(rel)), abs)
-		checkListing(t, s.must("ok", listdir(abs)), abs) // absolute path too
-
-		dst := filepath.Join(local, "back.txt")
-		res = s.must("ok", get(rel+"/hello.txt", dst))
-		if diff := cmp.Diff(xfer{rel + "/hello.txt", dst, int64(len(content))}, data[xfer](t, res)); diff != "" {
-			t.Errorf("GET data (-want +got):\n%s", diff)
-		}
-		if got := readFile(t, dst); !bytes.Equal(got, content) {
-			t.Errorf("downloaded %q, want %q", got, content)
-		}
-
-		s.must("ok", del(rel+"/hello.txt"))
-		if exists(filepath.Join(abs, "hello.txt")) {
-			t.Error("DELETE left the file on the server")
-		}
-		if got := entries(t, s.must("ok", listdir(rel))); len(got) != 0 {
-			t.Errorf("LISTDIR of an emptied directory: %v, want []", got)
-		}
+		roundTrip(t, s, local, rel, abs, content)
 
 		// Command names are case-insensitive.
 		for _, name := range []string{"listdir", "ListDir", "LISTDIR"} {

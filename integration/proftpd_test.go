@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/sftper/sftper/integration/client"
 	"github.com/sftper/sftper/integration/sshdtest"
 )
@@ -43,35 +41,10 @@ func TestProFTPDCommands(t *testing.T) {
 		src := filepath.Join(local, "hello.txt")
 		writeFile(t, nil, src, content)
 
-		res := s.must("ok", put(src, rel+"/hello.txt"))
-		if diff := cmp.Diff(xfer{src, rel + "/hello.txt", int64(len(content))}, data[xfer](t, res)); diff != "" {
-			t.Errorf("PUT data (-want +got):\n%s", diff)
-		}
-		if got := readFile(t, filepath.Join(abs, "hello.txt")); !bytes.Equal(got, content) {
-			t.Errorf("remote file holds %q, want %q", got, content)
-		}
-		// Again: ProFTPD replaces a file only with AllowOverwrite.
+		// ProFTPD replaces a file only with AllowOverwrite: the PUT
+		// that roundTrip makes is over this one.
 		s.must("ok", put(src, rel+"/hello.txt"))
-
-		checkListing(t, s.must("ok", listdir(rel)), abs)
-		checkListing(t, s.must("ok", listdir(abs)), abs)
-
-		dst := filepath.Join(local, "back.txt")
-		res = s.must("ok", get(rel+"/hello.txt", dst))
-		if diff := cmp.Diff(xfer{rel + "/hello.txt", dst, int64(len(content))}, data[xfer](t, res)); diff != "" {
-			t.Errorf("GET data (-want +got):\n%s", diff)
-		}
-		if got := readFile(t, dst); !bytes.Equal(got, content) {
-			t.Errorf("downloaded %q, want %q", got, content)
-		}
-
-		s.must("ok", del(rel+"/hello.txt"))
-		if exists(filepath.Join(abs, "hello.txt")) {
-			t.Error("DELETE left the file on the server")
-		}
-		if got := entries(t, s.must("ok", listdir(rel))); len(got) != 0 {
-			t.Errorf("LISTDIR of an emptied directory: %v, want []", got)
-		}
+		roundTrip(t, s, local, rel, abs, content)
 
 		// A missing file, each way round.
 		missing := []string{"No such file", "not found"}
@@ -87,7 +60,7 @@ func TestProFTPDCommands(t *testing.T) {
 		if res := s.expect("error", listdir(rel+"/nope")); !containsFold(res.Message, missing...) {
 			t.Errorf("LISTDIR of a missing directory: message %q does not say so", res.Message)
 		}
-		res = s.expect("error", put(filepath.Join(local, "nope"), rel+"/nope"))
+		res := s.expect("error", put(filepath.Join(local, "nope"), rel+"/nope"))
 		if !containsFold(res.Message, missing...) {
 			t.Errorf("PUT of a missing local file: message %q does not say so", res.Message)
 		}
