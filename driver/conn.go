@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log"
 	"time"
+
+	"github.com/sftper/sftper/proto"
 )
 
 // Config says how to start sftp.
@@ -116,13 +118,24 @@ type LineFunc func(line string) bool
 
 // ConnError is a session that could not be established or was lost. Sent
 // tells whether the command line had been sent to sftp before that happened
-// (and so may have had effects).
+// (and so may have had effects). Kind says which of the connection kinds
+// it is (connect_failed, auth_failed, host_key_unknown, host_key_changed,
+// timeout, interrupted, connection_lost); an unset Kind is connection_lost.
 type ConnError struct {
 	Msg  string
 	Sent bool
+	Kind proto.Kind
 }
 
 func (e *ConnError) Error() string { return e.Msg }
+
+// ErrorKind is e's kind (see proto.Kind).
+func (e *ConnError) ErrorKind() proto.Kind {
+	if e.Kind == "" {
+		return proto.KindConnectionLost
+	}
+	return e.Kind
+}
 
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("session closed")

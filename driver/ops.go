@@ -134,6 +134,17 @@ func failed(msg string, data any) *proto.Response {
 	return &proto.Response{Status: proto.StatusError, Message: msg, Data: data}
 }
 
+// failedErr is the "error" result for err, with its kind in data and, for
+// a PUT, what it left on the server (remote). Interim: the command table
+// replaces it.
+func failedErr(err error, remote string) *proto.Response {
+	d := map[string]any{"kind": proto.KindOf(err)}
+	if remote != "" {
+		d["remote"] = remote
+	}
+	return &proto.Response{Status: proto.StatusError, Message: err.Error(), Data: d}
+}
+
 // localPath makes p absolute against sftper's working directory without
 // cleaning it: "a/../b" must mean what the file system says, not what
 // lexical cleaning says when a is a symlink.
@@ -187,14 +198,14 @@ type remoteState struct {
 func (x executor) put(op proto.Put) step {
 	src, err := localPath(op.Source)
 	if err != nil {
-		return done(failed(err.Error(), remoteState{"unchanged"}))
+		return done(failedErr(err, "unchanged"))
 	}
 	if err := batch.CheckPath(op.Dest); err != nil {
 		return done(fail(err))
 	}
 	dest, err := x.s.Resolve(x.ctx, op.Dest)
 	if err != nil {
-		return done(failed(err.Error(), remoteState{"unchanged"}))
+		return done(failedErr(err, "unchanged"))
 	}
 	line, err := batch.Put(src, dest)
 	if err != nil {
@@ -216,7 +227,7 @@ func (x executor) put(op proto.Put) step {
 			if errors.As(err, &ce) && !ce.Sent {
 				state = "unchanged"
 			}
-			return failed(err.Error(), remoteState{state})
+			return failedErr(err, state)
 		}
 		if msgs := batch.Messages(out); len(msgs) > 0 {
 			return failed(strings.Join(msgs, "; "), remoteState{putState(msgs)})
@@ -264,7 +275,7 @@ func (x executor) get(op proto.Get) step {
 	}
 	dest, err := localPath(op.Dest)
 	if err != nil {
-		return done(failed(err.Error(), nil))
+		return done(failedErr(err, ""))
 	}
 	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
 		// Like sftp and scp: a directory receives the file under its own name.
@@ -275,7 +286,7 @@ func (x executor) get(op proto.Get) step {
 	tmp := filepath.Join(dir, name)
 	source, err := x.s.Resolve(x.ctx, op.Source)
 	if err != nil {
-		return done(failed(err.Error(), nil))
+		return done(failedErr(err, ""))
 	}
 	// The length is checked with the longest name partName can draw,
 	// so that whether a GET fits never depends on the draw.
@@ -304,11 +315,11 @@ func (x executor) get(op proto.Get) step {
 		}
 		if err != nil {
 			os.Remove(tmp)
-			return failed(err.Error(), nil)
+			return failedErr(err, "")
 		}
 		fi, err := os.Stat(dest)
 		if err != nil {
-			return failed(err.Error(), nil)
+			return failedErr(err, "")
 		}
 		return &proto.Response{
 			Status:  proto.StatusOK,
@@ -324,7 +335,7 @@ func (x executor) listDir(op proto.ListDir) step {
 	}
 	dir, err := x.s.Resolve(x.ctx, op.Path)
 	if err != nil {
-		return done(failed(err.Error(), nil))
+		return done(failedErr(err, ""))
 	}
 	l, err := batch.NewListing(dir)
 	if err != nil {
@@ -338,14 +349,14 @@ func (x executor) listDir(op proto.ListDir) step {
 
 func (x executor) listed(op proto.ListDir, l *batch.Listing, out []string, err error) *proto.Response {
 	if err != nil {
-		return failed(err.Error(), nil)
+		return failedErr(err, "")
 	}
 	// out holds what l.Add left: sftp's messages, if any.
 	msgs := batch.Messages(out)
 	if len(msgs) == 0 {
 		entries, err := l.Result()
 		if err != nil {
-			return failed(err.Error(), nil)
+			return failedErr(err, "")
 		}
 		return &proto.Response{Status: proto.StatusOK, Message: fmt.Sprintf("%d entries", len(entries)), Data: entries}
 	}
@@ -398,7 +409,7 @@ func (x executor) delete(op proto.Delete) step {
 	}
 	target, err := x.s.Resolve(x.ctx, op.Path)
 	if err != nil {
-		return done(failed(err.Error(), nil))
+		return done(failedErr(err, ""))
 	}
 	line, err := batch.Remove(target)
 	if err != nil {
@@ -406,7 +417,7 @@ func (x executor) delete(op proto.Delete) step {
 	}
 	return x.send(line, nil, func(out []string, err error) *proto.Response {
 		if err != nil {
-			return failed(err.Error(), nil)
+			return failedErr(err, "")
 		}
 		if msgs := batch.Messages(out); len(msgs) > 0 {
 			return failed(strings.Join(msgs, "; "), nil)
