@@ -42,9 +42,19 @@ func newContenders(e *env) []*contender {
 	cs := []*contender{
 		{key: "sftp", name: "openssh sftp -b", applies: always, run: runOpenSSH},
 		{key: "sftper", name: "sftper", applies: always,
-			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, w, nil) }},
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.sftper, w, nil) }},
 		{key: "batch", name: "sftper batch", applies: always,
-			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, w, []string{"--mode", "batch"}) }},
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, []string{"--mode", "batch"})
+			}},
+		// The same two built from another checkout (-base), for an A/B
+		// of a change in one run on one noisy machine.
+		{key: "base", name: "base sftper", applies: always,
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.base, w, nil) }},
+		{key: "base-batch", name: "base sftper batch", applies: always,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.base, w, []string{"--mode", "batch"})
+			}},
 		{key: "scp", name: "scp", applies: scpApplies, run: runSCP},
 		{key: "paramiko", name: "paramiko", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
@@ -57,6 +67,12 @@ func newContenders(e *env) []*contender {
 	}
 	if !e.batchMode {
 		cs[2].skip = "not run: this sftper's --help does not mention --mode"
+	}
+	if e.base == "" {
+		return slices.Delete(cs, 3, 5) // nothing to compare with: not even a row
+	}
+	if !e.baseBatchMode {
+		cs[4].skip = "not run: the base sftper's --help does not mention --mode"
 	}
 	return cs
 }
@@ -185,13 +201,13 @@ type result struct {
 	ID      int             `json:"id"`
 }
 
-// runSftper runs one sftper process for the whole workload, with extra
+// runSftper runs one sftper process (the binary bin) for the whole workload, with extra
 // options before the destination. For most workloads every request is
 // written to its stdin at once and stdin is then closed, as a script
 // that streams its requests would: sftper pipelines them. For a
 // sequential workload each request is written only once the previous
 // result has been read.
-func runSftper(e *env, w *workload, extra []string) (measurement, error) {
+func runSftper(e *env, bin string, w *workload, extra []string) (measurement, error) {
 	reqs := make([][]byte, len(w.ops))
 	for i, o := range w.ops {
 		req := request{ID: i}
@@ -210,7 +226,7 @@ func runSftper(e *env, w *workload, extra []string) (measurement, error) {
 		reqs[i] = append(b, '\n')
 	}
 	args := append(slices.Clone(extra), "-F", e.srv.SSHConfig, sshdtest.Alias)
-	cmd := exec.Command(e.sftper, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.local
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -32,10 +32,12 @@ type env struct {
 	work   string // our temporary directory (tmpfs when possible)
 	local  string // local files, inputs and downloads
 	sftper string // the sftper binary built from the repository
+	base   string // the sftper binary built from -base, if given
 	sftp   string // the OpenSSH sftp client
 	scp    string // the OpenSSH scp client
 
 	batchMode      bool   // this sftper knows --mode (batch)
+	baseBatchMode  bool   // so does the base sftper
 	python         string // the python3 that has Debian's python3-paramiko
 	paramikoScript string // paramiko_client.py
 	pkgsftp        string // the pkg/sftp client, built from ./pkgsftp
@@ -46,6 +48,7 @@ type options struct {
 	runs, warmup int
 	smoke        bool
 	root         string
+	base         string // another checkout of sftper to run side by side
 	sizes        sizes
 	only         map[int]bool    // workload numbers to run; nil: all
 	contenders   map[string]bool // contender keys to run; nil: all
@@ -59,6 +62,7 @@ func main() {
 	flag.IntVar(&o.warmup, "warmup", 1, "untimed rounds per workload before the timed ones")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes, 1 round, no warm-up: checks that everything works")
 	flag.StringVar(&o.root, "root", "..", "the sftper repository (its module root)")
+	flag.StringVar(&o.base, "base", "", "another checkout of sftper (e.g. a git worktree of the commit before a change) to run as the contenders base and base-batch")
 	flag.IntVar(&bigMiB, "big-mib", 1024, "MiB in the one-file PUT and GET (workloads 1 and 2)")
 	flag.IntVar(&o.sizes.files, "files", 1000, "files in the many-file PUTs and GETs (workloads 3 and 4)")
 	flag.IntVar(&o.sizes.entries, "entries", 10000, "entries in the large directory (workload 5)")
@@ -87,7 +91,7 @@ func main() {
 	if cs != "" {
 		o.contenders = map[string]bool{"sftp": true}
 		for _, s := range strings.Split(cs, ",") {
-			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "scp", "paramiko", "pkgsftp"}, s)
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
 			o.contenders[s] = true
 		}
 	}
@@ -162,8 +166,16 @@ func run(o options) error {
 	}
 
 	fmt.Fprintln(os.Stderr, "bench: building sftper and the pkg/sftp client")
-	if e.sftper, err = buildSftper(o.root, work); err != nil {
+	if e.sftper, err = buildSftper(o.root, filepath.Join(work, "sftper")); err != nil {
 		return err
+	}
+	if o.base != "" {
+		if e.base, err = buildSftper(o.base, filepath.Join(work, "sftper-base")); err != nil {
+			return err
+		}
+		if e.baseBatchMode, err = knowsBatchMode(e.base); err != nil {
+			return err
+		}
 	}
 	if e.pkgsftp, err = buildPkgSFTP(work); err != nil {
 		return err
@@ -202,6 +214,10 @@ func run(o options) error {
 	fmt.Printf("sftper bench: %d timed round(s) per workload after %d warm-up round(s), contenders rotating within each round\n", o.runs, o.warmup)
 	fmt.Printf("date:     %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("sftper:   %s, built from %s (%s)\n", strings.TrimSpace(string(sftperVersion)), o.root, describe(o.root))
+	if o.base != "" {
+		baseVersion, _ := exec.Command(e.base, "--version").Output()
+		fmt.Printf("base:     %s, built from %s (%s)\n", strings.TrimSpace(string(baseVersion)), o.base, describe(o.base))
+	}
 	fmt.Printf("OpenSSH:  %s\n", strings.TrimSpace(string(sshVersion)))
 	fmt.Printf("cipher:   %s for sftp, sftper, scp and pkg/sftp (all through ssh; the client's first preference, from ssh -G)\n", cipher)
 	fmt.Printf("paramiko: %s\n", probe)
@@ -360,8 +376,8 @@ func checkSpace(dir string, o options) error {
 	return nil
 }
 
-// buildSftper builds the repository's sftper into dir.
-func buildSftper(root, dir string) (string, error) {
+// buildSftper builds the sftper of the checkout root as bin.
+func buildSftper(root, bin string) (string, error) {
 	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return "", fmt.Errorf("-root %s: %w", root, err)
@@ -369,7 +385,6 @@ func buildSftper(root, dir string) (string, error) {
 	if !bytes.HasPrefix(gomod, []byte("module github.com/sftper/sftper\n")) {
 		return "", fmt.Errorf("-root %s is not the sftper module", root)
 	}
-	bin := filepath.Join(dir, "sftper")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = root
 	// The root module builds on its own, whatever workspace the bench is in.
