@@ -94,11 +94,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// SIGPIPE: with SIGPIPE notified, the write returns EPIPE instead.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
+	// A signal, or the reader of the output going, cancels ctx. The
+	// goroutines that notice only say so; run itself stops the children and
+	// cleans up, so that all of it is done before main exits.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	var stopSig os.Signal
+	var stopSig atomic.Int32
+	signalled := make(chan struct{})
+	go func() {
+		sig := (<-sigs).(syscall.Signal)
+		logger.Printf("%v: stopping sftp", sig)
+		stopSig.Store(int32(sig))
+		close(signalled)
+		cancel()
+	}()
 	var hungUp atomic.Bool
 	served := make(chan struct{})
 	if f, ok := stdout.(*os.File); ok {
@@ -114,26 +125,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			logger.Printf("the reader of sftper's output has gone; stopping")
 			hungUp.Store(true)
 			cancel()
-			sess.Kill()
 		}()
 	}
-	go func() {
-		stopSig = <-sigs
-		logger.Printf("%v: stopping sftp", stopSig)
-		cancel()
-		sess.Kill()
-		// The loop answers what is in flight and returns; if it is
-		// stuck writing to a reader that is gone, do not wait for it.
-		time.Sleep(3 * time.Second)
-		os.Exit(128 + int(stopSig.(syscall.Signal)))
-	}()
 
 	in := &eofReader{r: stdin}
-	code := 0
-	if err := pipeline.New(in, stdout, o.framing, executor{sess}).Run(ctx); err != nil {
-		logger.Printf("%v; stopping", err)
-		code = 1
-	}
+	code := serve(ctx, pipeline.New(in, stdout, o.framing, executor{sess}), sess, logger)
 	close(served)
 	if hungUp.Load() && code == 0 && in.eof.Load() {
 		// The reader left after the last result, as the input ended:
@@ -145,12 +141,59 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if hungUp.Load() {
 			return 1
 		}
-		return 128 + int(stopSig.(syscall.Signal))
+		return 128 + int(stopSig.Load())
 	}
-	if err := sess.Close(); err != nil && code == 0 {
-		logger.Printf("closing the session: %v", err)
+	// The end of input: let sftp finish cleanly, unless a signal comes
+	// meanwhile. Close is bounded by the driver's own timeouts, after a
+	// Kill too.
+	closed := make(chan error, 1)
+	go func() { closed <- sess.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil && code == 0 {
+			logger.Printf("closing the session: %v", err)
+		}
+		return code
+	case <-signalled:
+		sess.Kill()
+		<-closed
+		return 128 + int(stopSig.Load())
 	}
-	return code
+}
+
+// stopWait bounds how long sftper, once stopping (a signal, or the reader
+// of its output gone), waits for the pipeline to answer the requests that
+// were in flight. That takes milliseconds: their jobs give up at once, and
+// the results are small. A reader that is still there but does not read
+// (stopped, or itself waiting for something) would hold sftper forever, a
+// full pipe blocking the write. 3 s is ample for a busy machine, and well
+// inside the 10 s that docker stop and many supervisors allow between
+// SIGTERM and SIGKILL, which leaves the cleanup after it time to finish.
+const stopWait = 3 * time.Second
+
+// serve runs the pipeline and returns the exit status it calls for. Once
+// ctx is done it stops the children at once, and waits stopWait at most for
+// the pipeline to return.
+func serve(ctx context.Context, p *pipeline.Pipeline, sess driver.Conn, logger *log.Logger) int {
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Kill()
+		select {
+		case err = <-done:
+		case <-time.After(stopWait):
+			logger.Printf("the results in flight could not be written within %v; stopping without them", stopWait)
+			return 1
+		}
+	}
+	if err != nil {
+		logger.Printf("%v; stopping", err)
+		return 1
+	}
+	return 0
 }
 
 // executor carries out requests with package driver. Interim: the command
