@@ -3,12 +3,13 @@
 // out (as far as the hazards between them allow), and writes one result per
 // request, in request order.
 //
-// It does not know what a request does or how: an Executor begins requests
-// and says which pairs of requests must not overlap. It does not decide what
-// a result says, except for requests it never hands over (a bad request gets
-// its "fail"; a request in flight when sftper stops is "interrupted"). It
-// does not start or stop sftp, and it runs one Executor, so requests reach
-// it in the order read.
+// It does not know what a request does or how: an Executor begins requests,
+// in the order they were read, and says which pairs of requests must not
+// overlap. It does not decide what a result says, except for a bad request
+// (its "fail") and a request in flight when the pipeline is stopped
+// ("interrupted"). It does not start or stop sftp, and it has one Executor
+// and one delivery order; several sessions, and results delivered as they
+// complete, are for later (see inOrder).
 //
 // # Requests in flight
 //
@@ -73,9 +74,8 @@ type Executor interface {
 }
 
 // window bounds how many requests may be in flight at once, bad requests
-// included. It bounds what sftper holds for a client that sends without
-// reading results, and is far more than a burst of small requests needs to
-// keep sftp busy.
+// included, and so what is held for a client that sends without reading
+// results.
 const window = 64
 
 // outBufSize is the size of the buffer results are written into.
