@@ -2,13 +2,14 @@
 // one JSON result per request on stdout, driving the system's OpenSSH sftp
 // client so that the user's OpenSSH configuration is honoured.
 //
-// This file is wiring only: options, signals and the request loop. The
-// protocol is in package proto, the sftp command language in package batch,
-// and the sftp child process and the requests' execution in package driver.
+// This file is wiring only: options, signals and the parts put together.
+// The protocol is in package proto, the order in which requests are begun
+// and answered in package pipeline, the sftp command language in package
+// batch, and the sftp child process and the requests' execution in package
+// driver.
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -23,13 +24,11 @@ import (
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/driver"
+	"github.com/sftper/sftper/pipeline"
 	"github.com/sftper/sftper/proto"
 )
 
 const version = "0.1.0"
-
-// window bounds how many requests may be in flight at once.
-const window = 64
 
 func main() {
 	if sock := os.Getenv(driver.AskpassEnv); sock != "" {
@@ -95,11 +94,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// SIGPIPE: with SIGPIPE notified, the write returns EPIPE instead.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
+	// A signal, or the reader of the output going, cancels ctx. The
+	// goroutines that notice only say so; run itself stops the children and
+	// cleans up, so that all of it is done before main exits.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	var stopSig os.Signal
+	var stopSig atomic.Int32
+	signalled := make(chan struct{})
+	go func() {
+		sig := (<-sigs).(syscall.Signal)
+		logger.Printf("%v: stopping sftp", sig)
+		stopSig.Store(int32(sig))
+		close(signalled)
+		cancel()
+	}()
 	var hungUp atomic.Bool
 	served := make(chan struct{})
 	if f, ok := stdout.(*os.File); ok {
@@ -115,23 +125,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			logger.Printf("the reader of sftper's output has gone; stopping")
 			hungUp.Store(true)
 			cancel()
-			sess.Kill()
 		}()
 	}
-	go func() {
-		stopSig = <-sigs
-		logger.Printf("%v: stopping sftp", stopSig)
-		cancel()
-		sess.Kill()
-		// The loop answers what is in flight and returns; if it is
-		// stuck writing to a reader that is gone, do not wait for it.
-		time.Sleep(3 * time.Second)
-		os.Exit(128 + int(stopSig.(syscall.Signal)))
-	}()
 
-	out := bufio.NewWriterSize(stdout, 64<<10)
 	in := &eofReader{r: stdin}
-	code := serve(ctx, proto.NewCodec(in, resultWriter{out}, o.framing), out, sess, logger)
+	code := serve(ctx, pipeline.New(in, stdout, o.framing, executor{sess}), sess, logger)
 	close(served)
 	if hungUp.Load() && code == 0 && in.eof.Load() {
 		// The reader left after the last result, as the input ended:
@@ -143,173 +141,74 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if hungUp.Load() {
 			return 1
 		}
-		return 128 + int(stopSig.(syscall.Signal))
+		return 128 + int(stopSig.Load())
 	}
-	if err := sess.Close(); err != nil && code == 0 {
-		logger.Printf("closing the session: %v", err)
+	// The end of input: let sftp finish cleanly, unless a signal comes
+	// meanwhile. Close is bounded by the driver's own timeouts, after a
+	// Kill too.
+	closed := make(chan error, 1)
+	go func() { closed <- sess.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil && code == 0 {
+			logger.Printf("closing the session: %v", err)
+		}
+		return code
+	case <-signalled:
+		sess.Kill()
+		<-closed
+		return 128 + int(stopSig.Load())
 	}
-	return code
 }
 
-// read is one outcome of reading a request.
-type read struct {
-	req *proto.Request
-	err error
-}
+// stopWait bounds how long sftper, once stopping (a signal, or the reader
+// of its output gone), waits for the pipeline to answer the requests that
+// were in flight. That takes milliseconds: their jobs give up at once, and
+// the results are small. A reader that is still there but does not read
+// (stopped, or itself waiting for something) would hold sftper forever, a
+// full pipe blocking the write. 3 s is ample for a busy machine, and well
+// inside the 10 s that docker stop and many supervisors allow between
+// SIGTERM and SIGKILL, which leaves the cleanup after it time to finish.
+const stopWait = 3 * time.Second
 
-// entry is one request in flight, in request order.
-type entry struct {
-	id   []byte
-	call *driver.Call    // nil when resp was known at once
-	resp *proto.Response // set for requests refused before anything ran
-}
-
-// serve answers requests until the input ends, and returns the exit status.
-// Requests are read ahead and begun while earlier ones are still running
-// (as far as driver.MayOverlap allows), so that sftp never sits idle
-// waiting for sftper between commands; results are written strictly in
-// request order.
-//
-// Every hand-off between goroutines costs a wake-up, and with sftp, ssh
-// and sshd on the same few cores those add up to a measurable share of a
-// burst of small requests. So the reader hands over every request already
-// buffered at once, and results are written out only when serve is about
-// to wait.
-func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess driver.Conn, logger *log.Logger) int {
-	reads := make(chan []read, 1)
-	go func() {
-		for {
-			var batch []read
-			for {
-				req, err := codec.ReadRequest()
-				batch = append(batch, read{req, err})
-				var bad *proto.BadRequest
-				if err != nil && !errors.As(err, &bad) {
-					reads <- batch
-					return
-				}
-				if len(batch) == window || !codec.Ready() {
-					break
-				}
-			}
-			reads <- batch
-		}
-	}()
-
-	var queue []entry
-	var unread []read // read, not begun yet
-	var final error   // what ended the input, once it has
-	stopping := ctx.Done()
-	code := 0
-	// answer writes the oldest result, waiting for it.
-	answer := func() bool {
-		e := queue[0]
-		queue[0] = entry{} // the array outlives the slot: drop the finished call
-		queue = queue[1:]
-		resp := e.resp
-		if resp == nil {
-			resp = e.call.Result()
-			if ctx.Err() != nil {
-				resp = &proto.Response{Status: proto.StatusError, Message: "interrupted: sftper is stopping"}
-			}
-		}
-		resp.ID = e.id
-		if err := codec.WriteResponse(resp); err != nil {
-			logger.Printf("writing a result: %v; stopping", err)
-			code = 1
-			return false
-		}
-		return true
-	}
-	// begin starts one request that was read.
-	begin := func(r read) bool {
-		var bad *proto.BadRequest
-		switch {
-		case r.err == nil:
-			for len(queue) > 0 && !driver.MayOverlap(ops(queue), r.req.Op) {
-				if !answer() {
-					return false
-				}
-			}
-			queue = append(queue, entry{id: r.req.ID, call: driver.Begin(ctx, sess, r.req.Op)})
-		case errors.As(r.err, &bad):
-			queue = append(queue, entry{id: bad.ID, resp: bad.Response()})
-		default:
-			final = r.err
-		}
-		return true
-	}
-	for {
-		stop := final != nil || ctx.Err() != nil
-		if len(unread) > 0 && !stop && len(queue) < window {
-			r := unread[0]
-			unread[0] = read{}
-			unread = unread[1:]
-			if !begin(r) {
-				return code
-			}
-			continue
-		}
-		in := reads
-		if len(unread) > 0 || stop {
-			in = nil
-		}
-		var head <-chan struct{}
-		if len(queue) > 0 {
-			if queue[0].call == nil {
-				if !answer() {
-					return code
-				}
-				continue
-			}
-			head = queue[0].call.Done()
-		} else if in == nil {
-			break
-		}
-		// Take what is ready without waiting; before waiting, write the
-		// results out.
-		var batch []read
+// serve runs the pipeline and returns the exit status it calls for. Once
+// ctx is done it stops the children at once, and waits stopWait at most for
+// the pipeline to return.
+func serve(ctx context.Context, p *pipeline.Pipeline, sess driver.Conn, logger *log.Logger) int {
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Kill()
 		select {
-		case batch = <-in:
-			unread = batch
-			continue
-		case <-head:
-			if !answer() {
-				return code
-			}
-			continue
-		default:
-		}
-		if err := out.Flush(); err != nil {
-			logger.Printf("writing a result: %v; stopping", err)
+		case err = <-done:
+		case <-time.After(stopWait):
+			logger.Printf("the results in flight could not be written within %v; stopping without them", stopWait)
 			return 1
 		}
-		select {
-		case batch = <-in:
-			unread = batch
-		case <-head:
-			if !answer() {
-				return code
-			}
-		case <-stopping:
-			stopping = nil // answer what is in flight, then stop
-		}
 	}
-	switch {
-	case final == nil || errors.Is(final, io.EOF):
-	case errors.Is(final, proto.ErrStreamBroken):
-		logger.Printf("%v; stopping", final)
-		codec.WriteResponse(proto.Fail(nil, final.Error()))
-		code = 1
-	default:
-		logger.Printf("reading requests: %v", final)
-		code = 1
+	if err != nil {
+		logger.Printf("%v; stopping", err)
+		return 1
 	}
-	if err := out.Flush(); err != nil && code == 0 {
-		logger.Printf("writing a result: %v; stopping", err)
-		code = 1
-	}
-	return code
+	return 0
+}
+
+// executor carries out requests with package driver. Interim: the command
+// table replaces it.
+type executor struct{ conn driver.Conn }
+
+func (x executor) Begin(ctx context.Context, op proto.Op) pipeline.Job {
+	return driver.Begin(ctx, x.conn, op)
+}
+
+// Conflicts asks driver.MayOverlap about the one pair. MayOverlap holds for
+// a list of requests in flight exactly when it holds for each of them alone
+// (TestConflictsPairwise).
+func (executor) Conflicts(earlier, next proto.Op) bool {
+	return !driver.MayOverlap([]proto.Op{earlier}, next)
 }
 
 // eofReader notes that the input has ended.
@@ -324,20 +223,4 @@ func (e *eofReader) Read(b []byte) (int, error) {
 		e.eof.Store(true)
 	}
 	return n, err
-}
-
-// resultWriter buffers results; serve flushes it before it waits. It has
-// no Flush method of its own, so the codec does not flush every result.
-type resultWriter struct{ w *bufio.Writer }
-
-func (r resultWriter) Write(b []byte) (int, error) { return r.w.Write(b) }
-
-func ops(queue []entry) []proto.Op {
-	out := make([]proto.Op, 0, len(queue))
-	for _, e := range queue {
-		if e.call != nil {
-			out = append(out, e.call.Op)
-		}
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,6 +213,68 @@ func testSignals(t *testing.T, m mode) {
 			})
 		}
 	}
+}
+
+// TestSignalWithStalledReader: a reader that has stopped reading cannot keep
+// sftper from stopping. On SIGTERM, with a result stuck in a full pipe,
+// sftper gives up on the results, stops its children, removes what it
+// made in $TMPDIR and exits 128+15.
+func TestSignalWithStalledReader(t *testing.T) { eachMode(t, testSignalWithStalledReader) }
+
+func testSignalWithStalledReader(t *testing.T, m mode) {
+	rel, abs := remoteDir(t, srv)
+	const n = 3000 // about 400 KB of listing, far more than a pipe holds by default
+	for i := range n {
+		name := filepath.Join(abs, fmt.Sprintf("entry-with-a-longish-name-%05d", i))
+		if err := os.WriteFile(name, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Chown(abs); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp("", "tmpdir-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	s := start(t, runOpts{mode: m, framing: client.Text, env: []string{"TMPDIR=" + tmp}}, defaultArgs()...)
+	s.must("ok", listdir(".")) // connected
+	kids := children(t, s.p.Pid())
+	for range 3 {
+		if err := s.p.Send([]byte(`{"command":"LISTDIR","args":{"path":"`+rel+`"}}`), reqTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(reqTimeout)
+	for {
+		full, err := s.p.StdoutFull()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sftper's stdout never filled up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := s.p.Wait(reqTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit status %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+	if !strings.Contains(s.p.Stderr(), "could not be written") {
+		t.Errorf("no word of the results given up on stderr:\n%s", s.p.Stderr())
+	}
+	gone(t, kids)
+	clean(t, tmp)
 }
 
 // waitForFile waits until a transfer has started writing path.
