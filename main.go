@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sftper/sftper/batch"
+	"github.com/sftper/sftper/command"
 	"github.com/sftper/sftper/driver"
 	"github.com/sftper/sftper/proto"
 )
@@ -131,7 +132,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	in := &eofReader{r: stdin}
-	code := serve(ctx, proto.NewCodec(in, resultWriter{out}, o.framing), out, sess, logger)
+	mode := "session"
+	if o.batch {
+		mode = "batch"
+	}
+	runner := command.NewRunner(command.Config{Conn: sess, Version: version, Mode: mode, Log: logger.Printf})
+	code := serve(ctx, proto.NewCodec(in, resultWriter{out}, o.framing, command.Decoders()), out, runner, logger)
 	close(served)
 	if hungUp.Load() && code == 0 && in.eof.Load() {
 		// The reader left after the last result, as the input ended:
@@ -160,13 +166,14 @@ type read struct {
 // entry is one request in flight, in request order.
 type entry struct {
 	id   []byte
-	call *driver.Call    // nil when resp was known at once
+	op   proto.Op
+	call command.Job     // nil when resp was known at once
 	resp *proto.Response // set for requests refused before anything ran
 }
 
 // serve answers requests until the input ends, and returns the exit status.
 // Requests are read ahead and begun while earlier ones are still running
-// (as far as driver.MayOverlap allows), so that sftp never sits idle
+// (as far as runner.Conflicts allows), so that sftp never sits idle
 // waiting for sftper between commands; results are written strictly in
 // request order.
 //
@@ -175,7 +182,7 @@ type entry struct {
 // burst of small requests. So the reader hands over every request already
 // buffered at once, and results are written out only when serve is about
 // to wait.
-func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess driver.Conn, logger *log.Logger) int {
+func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, runner *command.Runner, logger *log.Logger) int {
 	reads := make(chan []read, 1)
 	go func() {
 		for {
@@ -226,12 +233,12 @@ func serve(ctx context.Context, codec proto.Codec, out *bufio.Writer, sess drive
 		var bad *proto.BadRequest
 		switch {
 		case r.err == nil:
-			for len(queue) > 0 && !driver.MayOverlap(ops(queue), r.req.Op) {
+			for len(queue) > 0 && conflicts(runner, queue, r.req.Op) {
 				if !answer() {
 					return false
 				}
 			}
-			queue = append(queue, entry{id: r.req.ID, call: driver.Begin(ctx, sess, r.req.Op)})
+			queue = append(queue, entry{id: r.req.ID, op: r.req.Op, call: runner.Begin(ctx, r.req.Op)})
 		case errors.As(r.err, &bad):
 			queue = append(queue, entry{id: bad.ID, resp: bad.Response()})
 		default:
@@ -332,12 +339,12 @@ type resultWriter struct{ w *bufio.Writer }
 
 func (r resultWriter) Write(b []byte) (int, error) { return r.w.Write(b) }
 
-func ops(queue []entry) []proto.Op {
-	out := make([]proto.Op, 0, len(queue))
+// conflicts reports whether next must wait for a request in the queue.
+func conflicts(runner *command.Runner, queue []entry, next proto.Op) bool {
 	for _, e := range queue {
-		if e.call != nil {
-			out = append(out, e.call.Op)
+		if e.call != nil && runner.Conflicts(e.op, next) {
+			return true
 		}
 	}
-	return out
+	return false
 }
