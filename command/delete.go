@@ -18,7 +18,9 @@ func (Delete) Name() string { return "DELETE" }
 func decodeDelete(a *proto.Args) Delete { return Delete{Path: a.Str("path")} }
 
 // A DELETE writes on the server, in its line.
-func deleteEffects(Delete) []Effect { return []Effect{{Access: Write, Place: Remote}} }
+func deleteEffects(Delete) []Effect { return deleteEffectList }
+
+var deleteEffectList = []Effect{{Access: Write, Place: Remote}}
 
 func startDelete(e *env, op Delete) step {
 	if err := batch.CheckPath(op.Path); err != nil {

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"testing"
 
 	"github.com/sftper/sftper/proto"
@@ -83,5 +84,20 @@ func TestConflictsRule(t *testing.T) {
 		if got := conflicts(tt.earlier, tt.next); got != tt.want {
 			t.Errorf("conflicts(%v, %v) = %v, want %v", tt.earlier, tt.next, got, tt.want)
 		}
+	}
+}
+
+// impostor is named like a table command but is not its Op.
+type impostor struct{}
+
+func (impostor) Name() string { return "PUT" }
+
+func TestImpostor(t *testing.T) {
+	r := NewRunner(Config{})
+	if !r.Conflicts(Put{}, impostor{}) || !r.Conflicts(impostor{}, Hello{}) {
+		t.Error("an Op of another type, named PUT, is taken for a PUT")
+	}
+	if resp := r.Begin(context.Background(), impostor{}); resp.Result().Status != proto.StatusFail {
+		t.Errorf("Begin(impostor) = %+v, want fail", resp.Result())
 	}
 }

@@ -21,9 +21,9 @@ func decodeListDir(a *proto.Args) ListDir { return ListDir{Path: a.Str("path")} 
 // A LISTDIR reads on the server in its line and, if that fails, again
 // after it (whyNotListed), and a later request must not change what that
 // second question sees.
-func listDirEffects(ListDir) []Effect {
-	return []Effect{{Access: Read, Place: Remote}, {Access: Read, Place: Remote, After: true}}
-}
+func listDirEffects(ListDir) []Effect { return listDirEffectList }
+
+var listDirEffectList = []Effect{{Access: Read, Place: Remote}, {Access: Read, Place: Remote, After: true}}
 
 func startListDir(e *env, op ListDir) step {
 	if err := batch.CheckPath(op.Path); err != nil {

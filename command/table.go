@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -26,6 +27,8 @@ type Command struct {
 	// Name is the canonical name, upper case; requests may spell it in
 	// any case.
 	Name string
+	// owns reports whether op is of the command's own Op type.
+	owns func(op proto.Op) bool
 	// decode builds the command's Op from a request's arguments.
 	decode proto.Decoder
 	// effects are what op does that a later request could race with
@@ -41,6 +44,7 @@ type Command struct {
 func entry[O proto.Op](name string, decode func(a *proto.Args) O, effects func(op O) []Effect, start func(e *env, op O) step) Command {
 	return Command{
 		Name:    name,
+		owns:    func(op proto.Op) bool { _, ok := op.(O); return ok },
 		decode:  func(a *proto.Args) proto.Op { return decode(a) },
 		effects: func(op proto.Op) []Effect { return effects(op.(O)) },
 		start:   func(e *env, op proto.Op) step { return start(e, op.(O)) },
@@ -61,7 +65,10 @@ func lookup(op proto.Op) *Command {
 	if op == nil {
 		return nil
 	}
-	return byName[op.Name()]
+	if c := byName[op.Name()]; c != nil && c.owns(op) {
+		return c
+	}
+	return nil
 }
 
 // Decoders is the command set to give proto.NewCodec: every command of the
@@ -183,7 +190,8 @@ func finished(res Result, err error) step { return step{res: res, err: err} }
 func (e *env) send(line string, keep driver.LineFunc, finish func(out []string, err error) (Result, error)) step {
 	p, err := e.conn.Send(e.ctx, line, keep)
 	if err != nil {
-		if _, ok := err.(*driver.ConnError); !ok {
+		var ce *driver.ConnError
+		if !errors.As(err, &ce) && e.ctx.Err() == nil {
 			err = &driver.ConnError{Msg: err.Error()} // nothing was sent
 		}
 		res, err := finish(nil, err)
