@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func testKinds(t *testing.T, m mode) {
 	srv.Chown(p("dir"))
 	writeFile(t, srv, p("dir/inner"), []byte("inner"))
 	if err := os.Symlink("nowhere", p("dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p("fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	unwritable(t, p("ro"))
@@ -111,6 +115,8 @@ func testKinds(t *testing.T, m mode) {
 		if !exists(p("dir/inner")) {
 			t.Error("DELETE of a directory removed something")
 		}
+		// sftp's own: download ...: not a regular file, of no directory.
+		s.wantKind("failure", get(rel+"/fifo", filepath.Join(local, "fifo")))
 		nothingNew(t)
 	})
 
