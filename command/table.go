@@ -12,7 +12,7 @@ import (
 
 // table is every command sftper has, one entry each, defined in the
 // command's own file. Adding a command adds its file and one line here.
-var table = []Command{
+var table = []spec{
 	putCommand,
 	getCommand,
 	listDirCommand,
@@ -20,10 +20,10 @@ var table = []Command{
 	helloCommand,
 }
 
-// Command is one entry of the table: everything sftper knows of one
+// spec is one entry of the table: everything sftper knows of one
 // command but the bytes of its requests (proto) and the words of sftp's
 // language (batch).
-type Command struct {
+type spec struct {
 	// Name is the canonical name, upper case; requests may spell it in
 	// any case.
 	Name string
@@ -39,10 +39,10 @@ type Command struct {
 	start func(e *env, op proto.Op) step
 }
 
-// entry makes a Command from functions of the command's own Op type O;
+// entry makes a spec from functions of the command's own Op type O;
 // the one place that turns a proto.Op back into it.
-func entry[O proto.Op](name string, decode func(a *proto.Args) O, effects func(op O) []Effect, start func(e *env, op O) step) Command {
-	return Command{
+func entry[O proto.Op](name string, decode func(a *proto.Args) O, effects func(op O) []Effect, start func(e *env, op O) step) spec {
+	return spec{
 		Name:    name,
 		owns:    func(op proto.Op) bool { _, ok := op.(O); return ok },
 		decode:  func(a *proto.Args) proto.Op { return decode(a) },
@@ -52,8 +52,8 @@ func entry[O proto.Op](name string, decode func(a *proto.Args) O, effects func(o
 }
 
 // byName finds a table entry by its canonical name.
-var byName = func() map[string]*Command {
-	m := make(map[string]*Command, len(table))
+var byName = func() map[string]*spec {
+	m := make(map[string]*spec, len(table))
 	for i := range table {
 		m[table[i].Name] = &table[i]
 	}
@@ -61,7 +61,7 @@ var byName = func() map[string]*Command {
 }()
 
 // lookup is the entry of op, nil for an Op that is not from this table.
-func lookup(op proto.Op) *Command {
+func lookup(op proto.Op) *spec {
 	if op == nil {
 		return nil
 	}
