@@ -4,7 +4,8 @@
 //
 // This file is wiring only: options, signals and the request loop. The
 // protocol is in package proto, the sftp command language in package batch,
-// and the sftp child process and the requests' execution in package driver.
+// the commands and their results in package command, and the sftp child
+// processes in package driver.
 package main
 
 import (
