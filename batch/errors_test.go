@@ -3,6 +3,7 @@ package batch
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,4 +169,24 @@ func TestLsNotFound(t *testing.T) {
 			t.Errorf("LsNotFound(%.60q) = %v, want %v", msg, got, want)
 		}
 	}
+}
+
+// FuzzParseMessage: any text is read without a panic, and a kind that
+// comes back is one of the protocol's.
+func FuzzParseMessage(f *testing.F) {
+	for _, tt := range messageCases {
+		f.Add(tt.msg)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		fault, ok := ParseMessage(msg)
+		if ok && !slices.Contains(proto.Kinds, fault.Kind) {
+			t.Fatalf("ParseMessage(%q) = kind %q, not one of proto.Kinds", msg, fault.Kind)
+		}
+		if !ok && fault.Kind != "" {
+			t.Fatalf("ParseMessage(%q) gave kind %q but not ok", msg, fault.Kind)
+		}
+		if fault.Errno != 0 && fault.Kind != proto.KindLocal {
+			t.Fatalf("ParseMessage(%q) gave errno %v for kind %q", msg, fault.Errno, fault.Kind)
+		}
+	})
 }
