@@ -28,6 +28,7 @@ func (s *sftper) wantKind(kind string, r any) client.Result {
 	if err := json.Unmarshal(res.Data, &d); res.Status != "error" || err != nil || d.Kind != kind {
 		s.t.Errorf("request %s: %s; want an error of kind %q", show(r), res.Raw, kind)
 	}
+	s.t.Logf("%s: %s", kind, res.Message)
 	return res
 }
 
