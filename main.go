@@ -4,9 +4,9 @@
 //
 // This file is wiring only: options, signals and the parts put together.
 // The protocol is in package proto, the order in which requests are begun
-// and answered in package pipeline, the sftp command language in package
-// batch, and the sftp child process and the requests' execution in package
-// driver.
+// and answered in package pipeline, the commands and their results in
+// package command, the sftp command language in package batch, and the
+// sftp child processes and the connection in package driver.
 package main
 
 import (
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sftper/sftper/batch"
+	"github.com/sftper/sftper/command"
 	"github.com/sftper/sftper/driver"
 	"github.com/sftper/sftper/pipeline"
 	"github.com/sftper/sftper/proto"
@@ -129,7 +130,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	in := &eofReader{r: stdin}
-	code := serve(ctx, pipeline.New(in, stdout, o.framing, executor{sess}), sess, logger)
+	mode := "session"
+	if o.batch {
+		mode = "batch"
+	}
+	runner := command.NewRunner(command.Config{Conn: sess, Version: version, Mode: mode, Log: logger.Printf})
+	code := serve(ctx, pipeline.New(in, stdout, o.framing, command.Decoders(), executor{runner}), sess, logger)
 	close(served)
 	if hungUp.Load() && code == 0 && in.eof.Load() {
 		// The reader left after the last result, as the input ended:
@@ -196,19 +202,12 @@ func serve(ctx context.Context, p *pipeline.Pipeline, sess driver.Conn, logger *
 	return 0
 }
 
-// executor carries out requests with package driver. Interim: the command
-// table replaces it.
-type executor struct{ conn driver.Conn }
+// executor hands the pipeline's requests to the command table. (A
+// command.Job is a pipeline.Job, but Go wants Begin's result type exact.)
+type executor struct{ *command.Runner }
 
 func (x executor) Begin(ctx context.Context, op proto.Op) pipeline.Job {
-	return driver.Begin(ctx, x.conn, op)
-}
-
-// Conflicts asks driver.MayOverlap about the one pair. MayOverlap holds for
-// a list of requests in flight exactly when it holds for each of them alone
-// (TestConflictsPairwise).
-func (executor) Conflicts(earlier, next proto.Op) bool {
-	return !driver.MayOverlap([]proto.Op{earlier}, next)
+	return x.Runner.Begin(ctx, op)
 }
 
 // eofReader notes that the input has ended.

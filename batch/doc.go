@@ -2,6 +2,10 @@
 // command language. It turns one request into sftp command lines and reads
 // what sftp printed for them back into structured results.
 //
+// It is also the one place that reads sftp's error messages (errors.go):
+// which kind of failure each one reports, from the SFTP status text that
+// ends it or from the shape of sftp's own messages.
+//
 // It is the one place where paths are quoted for sftp: every driver (the
 // persistent session and the generated `sftp -b` scripts) builds its lines
 // here, so a quoting fix lands everywhere at once. A path that cannot be

@@ -90,10 +90,11 @@ type Pipeline struct {
 }
 
 // New returns a pipeline reading requests from r and writing results to w,
-// both in framing f, and carrying the requests out with x.
-func New(r io.Reader, w io.Writer, f proto.Framing, x Executor) *Pipeline {
+// both in framing f, decoding the commands cmds, and carrying the requests
+// out with x.
+func New(r io.Reader, w io.Writer, f proto.Framing, cmds proto.Commands, x Executor) *Pipeline {
 	out := bufio.NewWriterSize(w, outBufSize)
-	return &Pipeline{codec: proto.NewCodec(r, buffered{out}, f), out: out, x: x}
+	return &Pipeline{codec: proto.NewCodec(r, buffered{out}, f, cmds), out: out, x: x}
 }
 
 // buffered is where results are written before a flush. It has no Flush

@@ -84,7 +84,17 @@ func (f *fake) conflict(earlier, next string) {
 	f.conflicts[[2]string{earlier, next}] = true
 }
 
-func name(op proto.Op) string { return op.(proto.Delete).Path }
+func name(op proto.Op) string { return op.(testDelete).Path }
+
+// testDelete is the one command of these tests: a DELETE, as sftper's
+// table decodes it, whose path names the request.
+type testDelete struct{ Path string }
+
+func (testDelete) Name() string { return "DELETE" }
+
+var testCommands = proto.Commands{
+	"DELETE": func(a *proto.Args) proto.Op { return testDelete{Path: a.Str("path")} },
+}
 
 func (f *fake) Begin(ctx context.Context, op proto.Op) Job {
 	f.mu.Lock()
@@ -175,7 +185,7 @@ func start(t *testing.T, out io.Writer) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	p := New(inR, out, proto.FramingText, h.x)
+	p := New(inR, out, proto.FramingText, testCommands, h.x)
 	go func() { h.ret <- p.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()

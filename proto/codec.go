@@ -45,16 +45,26 @@ const readBufSize = 64 << 10
 // one big message should not pin its memory for the life of the process.
 const keepBufSize = 1 << 20
 
-// NewCodec returns a Codec reading requests from r and writing responses
-// to w, in framing f. It panics if f is not one of the Framing constants.
-func NewCodec(r io.Reader, w io.Writer, f Framing) Codec {
+// NewCodec returns a Codec reading requests for the commands cmds from r
+// and writing responses to w, in framing f. A request naming a command
+// that is not in cmds is a *BadRequest. NewCodec panics if f is not one of
+// the Framing constants or a name in cmds is not canonical (ASCII upper
+// case, non-empty). The Codec does not change cmds; the caller must not
+// either.
+func NewCodec(r io.Reader, w io.Writer, f Framing, cmds Commands) Codec {
 	if f != FramingAuto && f != FramingText && f != FramingBinary {
 		panic(fmt.Sprintf("proto.NewCodec: invalid framing %d", int(f)))
+	}
+	for name := range cmds {
+		if name == "" || asciiUpper([]byte(name)) != name {
+			panic(fmt.Sprintf("proto.NewCodec: command name %q is not upper case", name))
+		}
 	}
 	c := &codec{
 		r:    bufio.NewReaderSize(r, readBufSize),
 		w:    w,
 		auto: f == FramingAuto,
+		cmds: cmds,
 	}
 	c.framing.Store(int32(f))
 	c.enc = json.NewEncoder(&c.out)
@@ -70,6 +80,7 @@ type codec struct {
 	// Reading side.
 	r       *bufio.Reader
 	auto    bool     // framing was FramingAuto in NewCodec
+	cmds    Commands // what requests may ask for
 	header  bool     // a frame header has been read
 	big     []byte   // holds a request that does not fit in r's buffer
 	blocks  [][]byte // hold a text line that does not fit in r's buffer
@@ -118,7 +129,7 @@ func (c *codec) readRequest() (*Request, error) {
 		payload, err = c.readFrame()
 	}
 	if err == nil {
-		req, err = decodeRequest(payload)
+		req, err = decodeRequest(payload, c.cmds)
 	}
 	if c.discard > 0 {
 		c.r.Discard(c.discard) // cannot fail: the bytes were peeked

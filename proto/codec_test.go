@@ -62,7 +62,7 @@ func readAll(t testing.TB, c Codec) []result {
 
 func readString(t testing.TB, in string, f Framing) []result {
 	t.Helper()
-	return readAll(t, NewCodec(strings.NewReader(in), io.Discard, f))
+	return readAll(t, NewCodec(strings.NewReader(in), io.Discard, f, testCommands))
 }
 
 // frame puts s in a binary frame.
@@ -279,7 +279,7 @@ func TestReadAuto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewCodec(strings.NewReader(tt.in), io.Discard, FramingAuto)
+			c := NewCodec(strings.NewReader(tt.in), io.Discard, FramingAuto, testCommands)
 			got := readAll(t, c)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("results mismatch (-want +got):\n%s", diff)
@@ -501,7 +501,7 @@ func TestLongLineIsNotBuffered(t *testing.T) {
 	in := &endless{b: 'x', n: lineSize, tail: "\n" + `{"command":"DELETE","args":{"path":"next"}}` + "\n"}
 	var got []result
 	n := allocated(func() {
-		got = readAll(t, NewCodec(in, io.Discard, FramingText))
+		got = readAll(t, NewCodec(in, io.Discard, FramingText, testCommands))
 	})
 	want := []result{{Bad: "line longer than 16777216 bytes"}, {Op: Delete{Path: "next"}}}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -527,7 +527,7 @@ func TestOverlongLineCostsAtMostMaxFrame(t *testing.T) {
 			&endless{b: 'p', n: lineSize - len(first), tail: "\n" + `{"command":"DELETE","args":{"path":"next"}}` + "\n"})
 		var got []result
 		n := allocated(func() {
-			got = readAll(t, NewCodec(in, io.Discard, FramingText))
+			got = readAll(t, NewCodec(in, io.Discard, FramingText, testCommands))
 		})
 		want := []result{{Bad: "line longer than 16777216 bytes"}, {Op: Delete{Path: "next"}}}
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -544,7 +544,7 @@ func TestHugeLengthAllocatesNothing(t *testing.T) {
 	in := &endless{b: 0xff, n: 1 << 30}
 	var err error
 	n := allocated(func() {
-		_, err = NewCodec(in, io.Discard, FramingBinary).ReadRequest()
+		_, err = NewCodec(in, io.Discard, FramingBinary, testCommands).ReadRequest()
 	})
 	if !errors.Is(err, ErrStreamBroken) {
 		t.Fatalf("ReadRequest = %v, want ErrStreamBroken", err)
@@ -564,7 +564,7 @@ func TestReadErrorBreaksStream(t *testing.T) {
 		if f == FramingBinary {
 			r = io.MultiReader(strings.NewReader("\x00\x00\x00"), failingReader{})
 		}
-		c := NewCodec(r, io.Discard, f)
+		c := NewCodec(r, io.Discard, f, testCommands)
 		_, err := c.ReadRequest()
 		if !errors.Is(err, ErrStreamBroken) || !strings.Contains(err.Error(), "disk on fire") {
 			t.Errorf("%v: ReadRequest = %v, want ErrStreamBroken saying why", f, err)
@@ -585,7 +585,7 @@ func TestReadDoesNotReadAhead(t *testing.T) {
 		{FramingBinary, frame(del)},
 	} {
 		pr, pw := io.Pipe()
-		c := NewCodec(pr, io.Discard, tt.f)
+		c := NewCodec(pr, io.Discard, tt.f, testCommands)
 		go pw.Write([]byte(tt.first)) // then blocks: no more input, no EOF
 		if _, err := c.ReadRequest(); err != nil {
 			t.Errorf("%v: ReadRequest = %v", tt.f, err)
@@ -645,7 +645,7 @@ func TestWriteResponse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, f := range []Framing{FramingText, FramingBinary} {
 				var out bytes.Buffer
-				c := NewCodec(strings.NewReader(""), &out, f)
+				c := NewCodec(strings.NewReader(""), &out, f, testCommands)
 				// Twice, so that reusing the codec's buffer is tested too.
 				for range 2 {
 					err := c.WriteResponse(tt.resp)
@@ -688,7 +688,7 @@ func TestWriteFollowsRead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			c := NewCodec(strings.NewReader(tt.in), &out, FramingAuto)
+			c := NewCodec(strings.NewReader(tt.in), &out, FramingAuto, testCommands)
 			if err := c.WriteResponse(OK(nil, nil)); err != nil {
 				t.Fatal(err)
 			}
@@ -706,7 +706,7 @@ func TestWriteFollowsRead(t *testing.T) {
 func TestWriteFlushes(t *testing.T) {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
-	c := NewCodec(strings.NewReader(""), bw, FramingText)
+	c := NewCodec(strings.NewReader(""), bw, FramingText, testCommands)
 	if err := c.WriteResponse(OK(nil, nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -720,7 +720,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("pipe closed") }
 
 func TestWriteError(t *testing.T) {
-	c := NewCodec(strings.NewReader(""), failingWriter{}, FramingText)
+	c := NewCodec(strings.NewReader(""), failingWriter{}, FramingText, testCommands)
 	err := c.WriteResponse(OK(nil, nil))
 	if err == nil || err.Error() != "proto: writing response: pipe closed" {
 		t.Errorf("WriteResponse = %v, want the writer's error", err)
@@ -758,7 +758,7 @@ func TestNewCodecPanicsOnBadFraming(t *testing.T) {
 			t.Error("NewCodec(Framing(7)) did not panic")
 		}
 	}()
-	NewCodec(strings.NewReader(""), io.Discard, Framing(7))
+	NewCodec(strings.NewReader(""), io.Discard, Framing(7), testCommands)
 }
 
 func BenchmarkReadText(b *testing.B) {
@@ -767,7 +767,7 @@ func BenchmarkReadText(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		c := NewCodec(strings.NewReader(in), io.Discard, FramingText)
+		c := NewCodec(strings.NewReader(in), io.Discard, FramingText, testCommands)
 		for range 1000 {
 			if _, err := c.ReadRequest(); err != nil {
 				b.Fatal(err)
@@ -783,7 +783,7 @@ func TestReadWhileWriting(t *testing.T) {
 	const del = `{"command":"DELETE","args":{"path":"p"}}`
 	in := strings.Repeat(frame(del), n)
 	var out bytes.Buffer
-	c := NewCodec(strings.NewReader(in), &out, FramingAuto)
+	c := NewCodec(strings.NewReader(in), &out, FramingAuto, testCommands)
 	done := make(chan error)
 	go func() {
 		for i := 0; ; i++ {
@@ -850,7 +850,7 @@ func TestReady(t *testing.T) {
 			r, w := io.Pipe()
 			defer w.Close()
 			go w.Write([]byte(tc.input))
-			c := NewCodec(r, io.Discard, tc.f)
+			c := NewCodec(r, io.Discard, tc.f, testCommands)
 			if _, err := c.ReadRequest(); err != nil {
 				t.Fatal(err)
 			}

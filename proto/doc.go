@@ -7,8 +7,10 @@
 //
 //	{"command": "put", "args": {"source": "a.txt", "dest": "/up/a.txt"}, "id": 7}
 //
-// and decodes to a [Request] whose Op is one of [Put], [Get], [ListDir] or
-// [Delete]. A response is a [Response], encoded as
+// and decodes to a [Request] whose Op is what the caller's [Commands] entry
+// for the name ("PUT", matched in any case) built from the arguments, which
+// it reads through [Args]. proto has no commands of its own: package
+// command holds sftper's table. A response is a [Response], encoded as
 //
 //	{"status":"ok","message":"","data":null,"id":7}
 //
@@ -24,9 +26,14 @@
 // (an impossible binary length, a truncated frame, a failed read): the
 // caller answers "fail" once and stops.
 //
+// A request that was valid but failed is answered "error" with a [Kind] in
+// its data; [Error] is a failure with its kind, unwrapping to the fs
+// sentinels, and [KindOf] finds the kind of any error.
+//
 // What proto does not do: it knows nothing of sftp, paths, quoting or
-// files. An argument is checked only for being a non-empty JSON string; a
-// request's arguments are passed on exactly as the client wrote them, and
-// whether they can be used is for the packages that use them to decide.
-// It does not run requests, time them out, or decide what a response says.
+// files, nor which commands exist. An argument is checked only for its
+// JSON type (a string must also be non-empty); a request's arguments are
+// passed on exactly as the client wrote them, and whether they can be used
+// is for the packages that use them to decide. It does not run requests,
+// time them out, or decide what a response says.
 package proto

@@ -75,7 +75,7 @@ func checkOp(t *testing.T, op Op) {
 // no panic, errors of the documented kinds only, no request with an empty
 // argument, and every request read back equal after encoding it again.
 func fuzzStream(t *testing.T, data []byte, f Framing) {
-	c := NewCodec(bytes.NewReader(data), io.Discard, f)
+	c := NewCodec(bytes.NewReader(data), io.Discard, f, testCommands)
 	for range len(data) + 1 { // every call but the last consumes a byte at least
 		req, err := c.ReadRequest()
 		var bad *BadRequest
@@ -121,7 +121,7 @@ func roundTrip(t *testing.T, req *Request, name string) {
 	}
 	for _, f := range []Framing{FramingText, FramingBinary, FramingAuto} {
 		wire := encodeRequest(t, req, name, f)
-		c := NewCodec(bytes.NewReader(wire), io.Discard, f)
+		c := NewCodec(bytes.NewReader(wire), io.Discard, f, testCommands)
 		got, err := c.ReadRequest()
 		if err != nil {
 			t.Fatalf("%v: reading back %q: %v", f, wire, err)
@@ -245,7 +245,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		req, err := decodeRequest(payload)
+		req, err := decodeRequest(payload, testCommands)
 		var bad *BadRequest
 		if err != nil && !errors.As(err, &bad) {
 			t.Fatalf("error %#v is not a *BadRequest", err)

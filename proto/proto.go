@@ -54,30 +54,20 @@ func (f Framing) String() string {
 	return fmt.Sprintf("Framing(%d)", int(f))
 }
 
-// Op is one decoded command. Its dynamic type is one of the value types
-// Put, Get, ListDir and Delete (never a pointer to one); every string field
-// of a decoded Op is non-empty.
+// Op is one decoded command: whatever the Decoder of its name in the
+// caller's Commands built. proto knows no command of its own.
 type Op interface {
 	// Name returns the canonical upper-case command name, e.g. "PUT".
 	Name() string
 }
 
-// Put copies the local file Source to the remote path Dest.
-type Put struct{ Source, Dest string }
+// A Decoder builds the Op of one command from the request's arguments,
+// asking a for each one it takes (see Args). It must not keep a.
+type Decoder func(a *Args) Op
 
-// Get copies the remote file Source to the local path Dest.
-type Get struct{ Source, Dest string }
-
-// ListDir lists the remote directory Path.
-type ListDir struct{ Path string }
-
-// Delete removes the remote file Path.
-type Delete struct{ Path string }
-
-func (Put) Name() string     { return "PUT" }
-func (Get) Name() string     { return "GET" }
-func (ListDir) Name() string { return "LISTDIR" }
-func (Delete) Name() string  { return "DELETE" }
+// Commands is the set of commands a Codec accepts: the canonical name of
+// each (ASCII upper case; names are matched in any case) to its Decoder.
+type Commands map[string]Decoder
 
 // Request is one decoded request.
 type Request struct {

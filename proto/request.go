@@ -8,20 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-// commands is the one place that knows the commands: upper-case name to the
-// function that builds the Op from its arguments. A decode function asks
-// for each argument it needs; any argument it did not ask for is refused as
-// unknown, and a missing "args" is refused only if it asks for one.
-var commands = map[string]func(a *args) Op{
-	"PUT":     func(a *args) Op { return Put{Source: a.str("source"), Dest: a.str("dest")} },
-	"GET":     func(a *args) Op { return Get{Source: a.str("source"), Dest: a.str("dest")} },
-	"LISTDIR": func(a *args) Op { return ListDir{Path: a.str("path")} },
-	"DELETE":  func(a *args) Op { return Delete{Path: a.str("path")} },
-}
-
-// decodeRequest decodes one JSON payload. Its error is always a *BadRequest.
-// Nothing in the result aliases payload, so the caller may reuse it.
-func decodeRequest(payload []byte) (*Request, error) {
+// decodeRequest decodes one JSON payload into one of cmds. Its error is
+// always a *BadRequest. Nothing in the result aliases payload, so the
+// caller may reuse it.
+func decodeRequest(payload []byte, cmds Commands) (*Request, error) {
 	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, and a
 	// path that has been changed names some other file.
 	if !utf8.Valid(payload) {
@@ -75,12 +65,12 @@ func decodeRequest(payload []byte) (*Request, error) {
 	if bytes.IndexByte(rawName, '\\') >= 0 {
 		canon = asciiUpper([]byte(unquote(rawName)))
 	}
-	decode, ok := commands[canon]
+	decode, ok := cmds[canon]
 	if !ok {
 		return bad("unknown command %s", quote(unquote(rawName)))
 	}
 
-	a := &args{}
+	a := &Args{}
 	a.asked = a.askedBuf[:0]
 	if raw, _ := w.top.get("args"); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
 		if raw[0] != '{' {
@@ -119,38 +109,65 @@ func unquote(raw []byte) string {
 	return s
 }
 
-// args hands a command's arguments to its decode function and remembers
-// the first thing wrong with them.
-type args struct {
+// Args hands a command's arguments to its Decoder. Each method asks for
+// one argument by name and returns its value; the first thing wrong with
+// any of them (missing, mistyped, empty) is remembered, and the request is
+// refused with it once the Decoder returns. An argument that no method
+// asked for is refused as unknown, before anything else is. A request
+// without "args" (or with "args": null) is refused only if a method asks
+// for an argument that must be there.
+//
+// What a method returns after the first problem does not matter: the Op
+// is thrown away.
+type Args struct {
 	m       members
 	present bool     // "args" was given and not null
-	asked   []string // names the decode function asked for
+	asked   []string // names the Decoder asked for
 	err     string   // first problem found, "" if none
 
-	askedBuf [2]string // room for asked
+	askedBuf [4]string // room for asked
 }
 
-// str returns the argument name, which must be a non-empty JSON string.
-// After the first problem it returns "" and records nothing more.
-func (a *args) str(name string) string {
+// lookup asks for the argument name and returns its raw JSON value, or
+// nil if the request does not have it. ok is false once a problem has
+// been found: the caller then records nothing more.
+func (a *Args) lookup(name string) (raw []byte, ok bool) {
 	a.asked = append(a.asked, name)
 	if a.err != "" {
-		return ""
+		return nil, false
 	}
 	if !a.present {
-		a.err = `missing "args"`
-		return ""
+		return nil, true
 	}
 	raw, n := a.m.get(name)
 	if n == 0 {
-		a.err = fmt.Sprintf("missing argument %q", name)
-		return ""
+		return nil, true
 	}
-	if raw[0] != '"' {
+	return raw, true
+}
+
+// missing records that the argument name, which must be there, is not.
+func (a *Args) missing(name string) {
+	if !a.present {
+		a.err = `missing "args"`
+		return
+	}
+	a.err = fmt.Sprintf("missing argument %q", name)
+}
+
+// Str returns the argument name, which must be a non-empty JSON string.
+func (a *Args) Str(name string) string {
+	raw, ok := a.lookup(name)
+	switch {
+	case !ok:
+		return ""
+	case raw == nil:
+		a.missing(name)
+		return ""
+	case raw[0] != '"':
 		a.err = fmt.Sprintf("argument %q must be a string", name)
 		return ""
-	}
-	if hasLoneSurrogate(raw) {
+	case hasLoneSurrogate(raw):
 		// encoding/json decodes it to U+FFFD: the same trap as invalid UTF-8.
 		a.err = fmt.Sprintf("argument %q has a \\u escape of a lone UTF-16 surrogate", name)
 		return ""

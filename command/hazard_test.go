@@ -1,0 +1,103 @@
+package command
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sftper/sftper/proto"
+)
+
+// mayOverlap is what the request loop asks: may next begin while inFlight
+// are unfinished?
+func mayOverlap(r *Runner, inFlight []proto.Op, next proto.Op) bool {
+	for _, op := range inFlight {
+		if r.Conflicts(op, next) {
+			return false
+		}
+	}
+	return true
+}
+
+// otherOp is not from the table.
+type otherOp struct{}
+
+func (otherOp) Name() string { return "OTHER" }
+
+// TestConflicts holds the decisions driver.MayOverlap made before the
+// table (its cases unchanged), and HELLO's.
+func TestConflicts(t *testing.T) {
+	put := Put{Source: "l", Dest: "r"}
+	get := Get{Source: "r", Dest: "l"}
+	ls := ListDir{Path: "d"}
+	del := Delete{Path: "r"}
+	hello := Hello{}
+	tests := []struct {
+		name     string
+		inFlight []proto.Op
+		next     proto.Op
+		want     bool
+	}{
+		{"nothing in flight", nil, put, true},
+		{"puts stream", []proto.Op{put, put}, put, true},
+		{"gets stream", []proto.Op{get, get}, get, true},
+		{"put after get waits for the rename", []proto.Op{put, get}, put, false},
+		{"get after put", []proto.Op{put}, get, true},
+		{"listings stream", []proto.Op{ls}, ls, true},
+		{"put after listdir waits for its follow-up", []proto.Op{ls}, put, false},
+		{"delete after listdir waits for its follow-up", []proto.Op{ls}, del, false},
+		{"get after listdir", []proto.Op{ls}, get, true},
+		{"delete after put", []proto.Op{put}, del, true},
+		{"listdir after delete", []proto.Op{del}, ls, true},
+
+		{"hello after anything", []proto.Op{put, get, ls, del}, hello, true},
+		{"anything after hello", []proto.Op{hello}, put, true},
+		{"get after get and hello", []proto.Op{get, hello}, get, true},
+		{"an op from elsewhere waits", []proto.Op{put}, otherOp{}, false},
+		{"and is waited for", []proto.Op{otherOp{}}, hello, false},
+	}
+	r := NewRunner(Config{})
+	for _, tt := range tests {
+		if got := mayOverlap(r, tt.inFlight, tt.next); got != tt.want {
+			t.Errorf("%s: may overlap = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestConflictsRule: the rule itself, on effects.
+func TestConflictsRule(t *testing.T) {
+	after := func(a Access, p Place) Effect { return Effect{Access: a, Place: p, After: true} }
+	in := func(a Access, p Place) Effect { return Effect{Access: a, Place: p} }
+	tests := []struct {
+		earlier, next []Effect
+		want          bool
+	}{
+		{[]Effect{after(Write, Local)}, []Effect{in(Read, Local)}, true},
+		{[]Effect{after(Write, Local)}, []Effect{in(Write, Local)}, true},
+		{[]Effect{after(Read, Remote)}, []Effect{in(Write, Remote)}, true},
+		{[]Effect{after(Read, Remote)}, []Effect{in(Read, Remote)}, false},
+		{[]Effect{after(Write, Local)}, []Effect{in(Write, Remote)}, false},
+		{[]Effect{in(Write, Local)}, []Effect{in(Write, Local)}, false},       // sftp orders its lines
+		{[]Effect{after(Write, Local)}, []Effect{after(Write, Local)}, false}, // results finish in order
+		{nil, []Effect{in(Write, Local)}, false},
+	}
+	for _, tt := range tests {
+		if got := conflicts(tt.earlier, tt.next); got != tt.want {
+			t.Errorf("conflicts(%v, %v) = %v, want %v", tt.earlier, tt.next, got, tt.want)
+		}
+	}
+}
+
+// impostor is named like a table command but is not its Op.
+type impostor struct{}
+
+func (impostor) Name() string { return "PUT" }
+
+func TestImpostor(t *testing.T) {
+	r := NewRunner(Config{})
+	if !r.Conflicts(Put{}, impostor{}) || !r.Conflicts(impostor{}, Hello{}) {
+		t.Error("an Op of another type, named PUT, is taken for a PUT")
+	}
+	if resp := r.Begin(context.Background(), impostor{}); resp.Result().Status != proto.StatusFail {
+		t.Errorf("Begin(impostor) = %+v, want fail", resp.Result())
+	}
+}

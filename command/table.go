@@ -1,0 +1,225 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/sftper/sftper/driver"
+	"github.com/sftper/sftper/proto"
+)
+
+// table is every command sftper has, one entry each, defined in the
+// command's own file. Adding a command adds its file and one line here.
+var table = []spec{
+	putCommand,
+	getCommand,
+	listDirCommand,
+	deleteCommand,
+	helloCommand,
+}
+
+// spec is one entry of the table: everything sftper knows of one
+// command but the bytes of its requests (proto) and the words of sftp's
+// language (batch).
+type spec struct {
+	// Name is the canonical name, upper case; requests may spell it in
+	// any case.
+	Name string
+	// owns reports whether op is of the command's own Op type.
+	owns func(op proto.Op) bool
+	// decode builds the command's Op from a request's arguments.
+	decode proto.Decoder
+	// effects are what op does that a later request could race with
+	// (see hazard.go).
+	effects func(op proto.Op) []Effect
+	// start checks op, sends its line and says how to read sftp's output
+	// for it; or finishes it at once.
+	start func(e *env, op proto.Op) step
+}
+
+// entry makes a spec from functions of the command's own Op type O;
+// the one place that turns a proto.Op back into it.
+func entry[O proto.Op](name string, decode func(a *proto.Args) O, effects func(op O) []Effect, start func(e *env, op O) step) spec {
+	return spec{
+		Name:    name,
+		owns:    func(op proto.Op) bool { _, ok := op.(O); return ok },
+		decode:  func(a *proto.Args) proto.Op { return decode(a) },
+		effects: func(op proto.Op) []Effect { return effects(op.(O)) },
+		start:   func(e *env, op proto.Op) step { return start(e, op.(O)) },
+	}
+}
+
+// byName finds a table entry by its canonical name.
+var byName = func() map[string]*spec {
+	m := make(map[string]*spec, len(table))
+	for i := range table {
+		m[table[i].Name] = &table[i]
+	}
+	return m
+}()
+
+// lookup is the entry of op, nil for an Op that is not from this table.
+func lookup(op proto.Op) *spec {
+	if op == nil {
+		return nil
+	}
+	if c := byName[op.Name()]; c != nil && c.owns(op) {
+		return c
+	}
+	return nil
+}
+
+// Decoders is the command set to give proto.NewCodec: every command of the
+// table by name.
+func Decoders() proto.Commands {
+	cmds := make(proto.Commands, len(table))
+	for _, c := range table {
+		cmds[c.Name] = c.decode
+	}
+	return cmds
+}
+
+// Names lists every command's name, sorted.
+func Names() []string {
+	names := make([]string, 0, len(table))
+	for _, c := range table {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Config is what a Runner needs besides the requests.
+type Config struct {
+	// Conn runs the sftp lines.
+	Conn driver.Conn
+	// Version is sftper's version and Mode how it drives sftp ("session"
+	// or "batch"), for HELLO.
+	Version string
+	Mode    string
+	// Log receives what runs in the background logs (GET's sweeps of
+	// old downloads). Nil discards it.
+	Log func(format string, args ...any)
+}
+
+// Runner carries out requests on one connection.
+type Runner struct {
+	cfg   Config
+	names []string // for HELLO
+}
+
+// NewRunner returns a Runner for cfg.
+func NewRunner(cfg Config) *Runner {
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
+	}
+	return &Runner{cfg: cfg, names: Names()}
+}
+
+// Job is one request being carried out.
+type Job interface {
+	// Done is closed when sftp is done with the request, or at once for
+	// a request that needed no sftp line.
+	Done() <-chan struct{}
+	// Result waits for sftp to be done with the request, finishes it (a
+	// GET's rename, a LISTDIR's parse) and returns its result, without
+	// the request's id. Finishing runs in the caller's goroutine: one
+	// goroutine calls Result of every Job, in the order they began.
+	Result() *proto.Response
+}
+
+// Begin starts carrying out op. Local checks and the sending of the
+// command line happen before Begin returns, so requests reach sftp in the
+// order Begin is called; ask Conflicts before beginning a request while
+// others are unfinished. A request that could never succeed (a path that
+// cannot be passed to sftp safely, an Op not from this package's table) is
+// answered "fail" before anything is sent. If ctx ends, what is in flight
+// fails (see driver.Pending.Wait).
+func (r *Runner) Begin(ctx context.Context, op proto.Op) Job {
+	c := lookup(op)
+	var st step
+	if c == nil {
+		name := "(none)"
+		if op != nil {
+			name = op.Name()
+		}
+		st = finished(Result{}, refuse(fmt.Errorf("command %s is not supported", name)))
+	} else {
+		st = c.start(&env{ctx: ctx, r: r, conn: r.cfg.Conn}, op)
+	}
+	if st.sent == nil {
+		return &job{done: closed, resp: respond(st.res, st.err)}
+	}
+	return &job{ctx: ctx, done: st.sent.Done(), sent: st.sent, finish: st.finish}
+}
+
+// Conflicts reports whether next must not begin before earlier has
+// finished (see hazard.go). An Op not from the table conflicts with
+// everything, as nothing is known of it.
+func (r *Runner) Conflicts(earlier, next proto.Op) bool {
+	a, b := lookup(earlier), lookup(next)
+	if a == nil || b == nil {
+		return true
+	}
+	return conflicts(a.effects(earlier), b.effects(next))
+}
+
+// env is what a command runs with.
+type env struct {
+	ctx  context.Context
+	r    *Runner
+	conn driver.Conn
+}
+
+// step is a request after its local checks: finished at once (res, err),
+// or sent, with what to make of sftp's output.
+type step struct {
+	res    Result
+	err    error
+	sent   *driver.Pending
+	finish func(out []string, err error) (Result, error)
+}
+
+func finished(res Result, err error) step { return step{res: res, err: err} }
+
+// send sends line and finishes with finish once sftp is done with it. keep,
+// if not nil, takes output lines as they come (see driver.LineFunc). If
+// the line cannot be sent, finish gets the reason, as a *driver.ConnError.
+func (e *env) send(line string, keep driver.LineFunc, finish func(out []string, err error) (Result, error)) step {
+	p, err := e.conn.Send(e.ctx, line, keep)
+	if err != nil {
+		var ce *driver.ConnError
+		if !errors.As(err, &ce) && e.ctx.Err() == nil {
+			err = &driver.ConnError{Msg: err.Error()} // nothing was sent
+		}
+		res, err := finish(nil, err)
+		return finished(res, err)
+	}
+	return step{sent: p, finish: finish}
+}
+
+// job is a Job.
+type job struct {
+	ctx    context.Context
+	done   <-chan struct{}
+	sent   *driver.Pending
+	finish func(out []string, err error) (Result, error)
+	resp   *proto.Response
+}
+
+var _ Job = (*job)(nil)
+
+func (j *job) Done() <-chan struct{} { return j.done }
+
+func (j *job) Result() *proto.Response {
+	if j.resp == nil {
+		out, err := j.sent.Wait(j.ctx)
+		j.resp = respond(j.finish(out, err))
+	}
+	return j.resp
+}
+
+// closed is the Done of a Job whose result was known at once.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
