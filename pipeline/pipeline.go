@@ -303,7 +303,10 @@ func (s *run) answer(seq uint64) error {
 	resp := r.resp
 	if r.job != nil {
 		resp = r.job.Result()
-		if s.ctx.Err() != nil {
+		if s.ctx.Err() != nil && resp.Status != proto.StatusOK {
+			// Its failure may be the stop's doing. A request that
+			// was done in full is reported as it was: an "ok"
+			// is exact, and a client must not redo it.
 			resp = interrupted()
 		}
 	}
