@@ -29,10 +29,10 @@ type Config struct {
 	// StallTimeout bounds how long a command may run without sftp moving
 	// any data (see stall.go); DefaultStallTimeout if not positive.
 	StallTimeout time.Duration
-	// Share (batch mode only) lets Scripts start an OpenSSH ControlMaster
-	// of its own, so that every script rides one authenticated
+	// Share lets the connection owner start an OpenSSH ControlMaster of
+	// its own, so that every sftp child rides one authenticated
 	// connection, unless the user's configuration already shares
-	// connections.
+	// connections (see owner.go; only batch mode asks for one today).
 	Share bool
 	// Env is added to the environment of sftp and ssh.
 	Env []string
@@ -40,9 +40,6 @@ type Config struct {
 	// it asks for one (on the terminal in a session, through askpass in
 	// batch mode), each distinct question once.
 	Secret *Secret
-	// settings is what ssh -G said of the user's configuration, read once
-	// at the first connection.
-	settings map[string]string
 	// Log receives what the child prints outside any command (warnings,
 	// the banner). Nil discards it.
 	Log *log.Logger
@@ -94,10 +91,15 @@ type Conn interface {
 	// joining leaves braces in the working directory unescaped, which ls
 	// would expand.
 	Resolve(ctx context.Context, p string) (string, error)
-	// Close lets what was sent finish, then ends everything cleanly.
+	// Close lets what was sent finish, then ends everything cleanly:
+	// the children, the connection master and what the connection
+	// owner made. The error says what did not end cleanly (a child that
+	// had to be killed, an unexpected exit status, a master that had to
+	// be killed, a directory left behind); everything is ended anyway.
 	Close() error
 	// Kill stops every process at once, for signals: the caller is about
-	// to exit.
+	// to exit. What is in flight fails with a *ConnError of kind
+	// interrupted.
 	Kill()
 }
 
@@ -160,13 +162,31 @@ func newPending(line string, kill func()) *Pending {
 // not echo sftper's commands). It waits as long as the command takes (a
 // transfer may take hours). If the connection is lost first, the error is a
 // *ConnError; if ctx ends first, sftp is killed (every outstanding command
-// then fails) and the error is ctx's.
+// then fails) and the error is ctx's (see ctxError).
 func (p *Pending) Wait(ctx context.Context) ([]string, error) {
 	select {
 	case <-p.done:
 		return p.lines, p.err
 	case <-ctx.Done():
 		p.kill()
-		return nil, ctx.Err()
+		return nil, ctxError(ctx)
 	}
+}
+
+// ctxError is the error of a wait that ctx ended: ctx's own error, so that
+// errors.Is(err, context.Canceled) holds, with a kind: interrupted when ctx
+// was cancelled (sftper cancels only when it is stopping), timeout when its
+// deadline passed.
+func ctxError(ctx context.Context) error { return &waitEnded{ctx.Err()} }
+
+type waitEnded struct{ err error }
+
+func (e *waitEnded) Error() string { return e.err.Error() }
+func (e *waitEnded) Unwrap() error { return e.err }
+
+func (e *waitEnded) ErrorKind() proto.Kind {
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		return proto.KindTimeout
+	}
+	return proto.KindInterrupted
 }
