@@ -145,7 +145,7 @@ var ErrClosed = errors.New("session closed")
 // Pending is a command line sent to sftp whose output has not all come yet.
 type Pending struct {
 	line    string
-	connect bool   // the first, empty line (see spawn): its marker means connected
+	connect bool   // the first, empty line (see startProcess): its marker means connected
 	kill    func() // what to stop when the waiter gives up
 	take    LineFunc
 	marker  string // the echo of the marker line that ends this command

@@ -15,7 +15,8 @@ import (
 	"github.com/sftper/sftper/proto"
 )
 
-// Connection sharing for batch mode.
+// Connection sharing: the ControlMaster itself. The connection owner
+// (owner.go) decides when there is one and owns it.
 //
 // Every `sftp -b` script is a new ssh process; on its own each would pay
 // the whole handshake (about 0.2 s to a loopback server, far more over a
