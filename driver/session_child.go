@@ -225,12 +225,20 @@ func (c *sessionChild) watchSSH() {
 }
 
 // closeSession ends the session's sftp cleanly (see process.close) and
-// reports an unexpected exit status, and closes the terminal.
+// reports an unexpected exit status, and closes the terminal. A child whose
+// output had already ended was lost before (or stopped): its commands have
+// had the reason, and its status is no news.
 func (c *sessionChild) closeSession() error {
+	var over bool
+	select {
+	case <-c.ended:
+		over = true
+	default:
+	}
 	err := c.close()
 	<-c.ready // the handshake ends once the output has
 	c.tty.close()
-	if err == nil && c.status != nil && c.connErr == nil && !c.stopped() {
+	if err == nil && !over && c.status != nil && c.connErr == nil && !c.stopped() {
 		var ee *exec.ExitError
 		if !errors.As(c.status, &ee) || ee.ExitCode() != 0 {
 			err = fmt.Errorf("sftp: %v", c.status)
