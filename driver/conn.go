@@ -121,8 +121,25 @@ type LineFunc func(line string) bool
 // ConnError is a session that could not be established or was lost. Sent
 // tells whether the command line had been sent to sftp before that happened
 // (and so may have had effects). Kind says which of the connection kinds
-// it is (connect_failed, auth_failed, host_key_unknown, host_key_changed,
-// timeout, interrupted, connection_lost); an unset Kind is connection_lost.
+// it is; an unset Kind is connection_lost. Where each comes from:
+//
+//   - connect_failed: ssh exited before connecting (refused, unreachable,
+//     name not found, no sftp subsystem; ssh's words are the signal), sftp
+//     could not be started, or the starting directory cannot be entered.
+//   - auth_failed: ssh said "Permission denied (...)"; a session was asked
+//     for a password or passphrase (or a question sftper does not know) on
+//     the terminal with nothing to give; the secret was asked for again
+//     after it was given (not accepted).
+//   - host_key_unknown: sftper refused ssh's unknown-key question on the
+//     terminal, or ssh (batch mode, strict checking) said no host key is
+//     known; host_key_changed: ssh said the key has changed.
+//   - timeout: the connect timeout (sftper's, or ssh's own "Connection
+//     timed out"); a command during which sftp moved no data for the stall
+//     timeout.
+//   - interrupted: Kill (sftper is stopping).
+//   - connection_lost: the rest: the connection ended under a command, ssh
+//     exited between commands, a command not run because the one before it
+//     timed out.
 type ConnError struct {
 	Msg  string
 	Sent bool
