@@ -25,15 +25,17 @@ import (
 // # Session mode starts no master until asked
 //
 // A master in session mode would cost every run an extra ssh process and
-// put one more hop in front of the first result, for nothing while one
-// sftp child is all a session runs. Measured on this machine (2 cores,
-// shared, loopback OpenSSH 9.2 server, 7 runs each, medians), from start to
-// the first result of one `pwd`:
+// put one more process start in front of the first result, for nothing
+// while one sftp child is all a session runs. Measured on this machine (2
+// cores shared with other work, loopback OpenSSH 9.2 server), from start
+// to the first result of one `pwd`, medians:
 //
-//   - sftp connecting on its own: 310 ms (274-355);
-//   - a master started first (waiting for its mux listener), then sftp
-//     over it: 329 ms (306-364), +19 ms (+6 %), plus one ssh process of
-//     8.2 MiB resident set for as long as sftper runs.
+//   - sftp connecting on its own: 310 ms (7 runs, 274-355), and 389 ms
+//     (11 runs at load average 4.7, 241-494);
+//   - a master started first (until its mux listener is up), then sftp
+//     over it: 329 ms (306-364), +19 ms, and 503 ms (319-730), +114 ms;
+//     plus one ssh process of 8.2 MiB resident set for as long as sftper
+//     runs.
 //
 // So a Session never asks for one: when a second child needs the login,
 // Master starts one then (or finds the user's own ControlPath).
