@@ -197,6 +197,7 @@ func (o *connOwner) Master() (*master, error) {
 	}
 	o.nsock++
 	socket := filepath.Join(o.dir, "cm"+strconv.Itoa(o.nsock))
+	askpass := o.askpass
 	o.mu.Unlock()
 	m, err := startMaster(o.cfg, o.Settings(), socket, o.cfg.ConnectTimeout, env)
 	var ns *errNoSharing
@@ -206,8 +207,8 @@ func (o *connOwner) Master() (*master, error) {
 		o.giveUpSharing(ns.why)
 		return nil, nil
 	case errors.As(err, &ce):
-		if o.askpass != nil {
-			if msg, ok := o.askpass.answers.rejected(); ok {
+		if askpass != nil {
+			if msg, ok := askpass.answers.rejected(); ok {
 				ce.Msg = msg + "; ssh said: " + strings.TrimPrefix(ce.Msg, "authentication failed: ")
 				ce.Kind = proto.KindAuthFailed
 			}
