@@ -104,12 +104,13 @@ func (e *errNoSharing) Error() string { return e.why }
 // creates the socket.
 var socketPath = regexp.MustCompile(`^/[A-Za-z0-9/._-]{1,88}$`)
 
-// decide chooses once how children connect. Called with o.mu held.
-func (o *connOwner) decide() sharing {
+// decide chooses once how children connect, from settings. Called with
+// o.mu held (and so not the one to read the settings: ssh -G may take a
+// while, and Kill must not wait for it).
+func (o *connOwner) decide(settings Settings) sharing {
 	if o.share != shareUndecided {
 		return o.share
 	}
-	settings := o.Settings()
 	switch {
 	case !o.cfg.Share:
 		o.share = shareNone
@@ -186,12 +187,13 @@ func (o *connOwner) Master() (*master, error) {
 	if cerr != nil {
 		return nil, cerr
 	}
+	settings := o.Settings()
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		return nil, stoppingError()
 	}
-	if o.decide() != shareOurs {
+	if o.decide(settings) != shareOurs {
 		o.mu.Unlock()
 		return nil, nil
 	}
@@ -199,7 +201,7 @@ func (o *connOwner) Master() (*master, error) {
 	socket := filepath.Join(o.dir, "cm"+strconv.Itoa(o.nsock))
 	askpass := o.askpass
 	o.mu.Unlock()
-	m, err := startMaster(o.cfg, o.Settings(), socket, o.cfg.ConnectTimeout, env)
+	m, err := startMaster(o.cfg, settings, socket, o.cfg.ConnectTimeout, env)
 	var ns *errNoSharing
 	var ce *ConnError
 	switch {
