@@ -58,6 +58,7 @@ type connOwner struct {
 	nsock   int
 	askpass *askpassServer // when there is a secret to give
 	env     []string       // for every ssh: how to reach askpass
+	ended   chan struct{}  // made by the first Close or Kill, closed once it is done
 }
 
 // stoppingError is what a connection asked for after Close or Kill gets.
@@ -238,42 +239,48 @@ func (o *connOwner) retire(m *master) {
 	go m.stop()
 }
 
-// take ends the owner's life: later Masters fail, and what is returned is
-// for the caller to end, once.
-func (o *connOwner) take() (masters []*master, dir string, a *askpassServer) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.closed = true
-	for m := range o.masters {
-		masters = append(masters, m)
-	}
-	o.masters = map[*master]bool{}
-	dir, a = o.dir, o.askpass
-	o.dir, o.askpass = "", nil
-	return masters, dir, a
-}
-
 // Close stops every master cleanly (see master.stop), removes the socket
 // directory and closes the askpass server. The error joins what went
 // wrong: a master that had to be killed, a directory that could not be
-// removed.
-func (o *connOwner) Close() error {
-	masters, dir, a := o.take()
+// removed. A second Close (or a Kill) waits for the first to finish.
+func (o *connOwner) Close() error { return o.end(false) }
+
+// Kill ends every master at once, for signals, and removes what the owner
+// made. It does so even while a Close is stopping them, and returns once
+// everything is removed, so that the caller may exit at once.
+func (o *connOwner) Kill() { o.end(true) }
+
+func (o *connOwner) end(kill bool) error {
+	o.mu.Lock()
+	o.closed = true
+	var masters []*master
+	for m := range o.masters {
+		masters = append(masters, m)
+	}
+	done, first := o.ended, o.ended == nil
+	if first {
+		o.ended = make(chan struct{})
+		done = o.ended
+	}
+	dir, a := o.dir, o.askpass
+	o.mu.Unlock()
+	if kill {
+		for _, m := range masters {
+			m.kill()
+		}
+	}
+	if !first {
+		<-done
+		return nil
+	}
+	defer close(done)
 	var errs []error
-	for _, m := range masters {
-		errs = append(errs, m.stop())
+	if !kill {
+		for _, m := range masters {
+			errs = append(errs, m.stop())
+		}
 	}
 	return errors.Join(append(errs, o.release(dir, a))...)
-}
-
-// Kill ends every master at once, for signals, and removes what the
-// owner made.
-func (o *connOwner) Kill() {
-	masters, dir, a := o.take()
-	for _, m := range masters {
-		m.kill()
-	}
-	o.release(dir, a)
 }
 
 func (o *connOwner) release(dir string, a *askpassServer) error {
