@@ -113,17 +113,26 @@ type master struct {
 	versioned chan struct{} // closed once software is known (ssh logs it before it authenticates)
 	ready     bool          // after which stderr lines are logged instead
 	stopping  bool          // after which they are dropped (ssh's goodbye statistics)
+	killed    bool          // kill was called: a SIGKILL is no news to stop
 }
 
 // masterStopGrace is how long a master has, after SIGTERM, to close its
-// connection and remove its socket before it is killed. On SIGTERM ssh
-// sends the server its SSH_MSG_DISCONNECT and waits until that is written
-// (client_loop in OpenSSH's clientloop.c), then exits: 7-15 ms here to a
-// loopback server, but once more than 2 s with both cores busy (the
-// integration suite beside two others), so the bound is the same as
-// sftp's own closeGrace. A master that takes longer is hung on a dead
+// connection and remove its socket before it is killed: ssh sends the
+// server its SSH_MSG_DISCONNECT, waits until that is written, and exits,
+// 7-15 ms here to a loopback server. Two seconds is many round trips even
+// to a distant server; a master that takes longer is hung on a dead
 // network, where a goodbye cannot arrive anyway.
-const masterStopGrace = closeGrace
+const masterStopGrace = 2 * time.Second
+
+// termAgain is when a master that has not exited after SIGTERM gets a
+// second one. OpenSSH 9.2's client loop waits in poll(2), not ppoll with
+// the signal mask (later versions fixed that): a SIGTERM that arrives
+// between its check of the quit flag and the poll is handled but does not
+// wake it, and ssh sleeps until the poll's timeout (the keep-alive
+// interval, 15 s). Seen here a few times in a hundred stops on a busy
+// machine; stuck in poll with SIGTERM already handled. The second signal
+// interrupts that poll. 250 ms is far longer than a healthy exit takes.
+const termAgain = 250 * time.Millisecond
 
 // startMaster starts ssh as a ControlMaster on socket and waits, at most
 // timeout, until ssh says it listens there: ssh only sets up the socket
@@ -355,8 +364,9 @@ func (m *master) args() []string {
 }
 
 // stop ends the master: cmd.Cancel sends SIGTERM, which lets ssh close
-// the connection and remove its socket, and exec kills ssh if it has not
-// exited within masterStopGrace (WaitDelay). Whatever is left of its
+// the connection and remove its socket (once more after termAgain: see
+// there), and exec kills ssh if it has not exited within masterStopGrace
+// (WaitDelay). Whatever is left of its
 // process group (a ProxyCommand) is killed, and the socket is removed in
 // any case. The error says that ssh had to be killed.
 func (m *master) stop() error {
@@ -369,12 +379,22 @@ func (m *master) stop() error {
 	default:
 		termed = true
 		m.cancel()
-		<-m.exited
+		t := time.NewTimer(termAgain)
+		select {
+		case <-m.exited:
+		case <-t.C:
+			signalGroup(m.cmd.Process.Pid, syscall.SIGTERM)
+			<-m.exited // WaitDelay kills it at masterStopGrace
+		}
+		t.Stop()
 	}
 	m.cancel()
 	signalGroup(m.cmd.Process.Pid, syscall.SIGKILL) // stragglers
 	os.Remove(m.socket)
-	if ws, ok := m.cmd.ProcessState.Sys().(syscall.WaitStatus); termed && ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+	m.mu.Lock()
+	killed := m.killed
+	m.mu.Unlock()
+	if ws, ok := m.cmd.ProcessState.Sys().(syscall.WaitStatus); termed && !killed && ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 		return fmt.Errorf("the connection master (ssh) did not exit within %s of SIGTERM and was killed", masterStopGrace)
 	}
 	return nil
@@ -383,7 +403,7 @@ func (m *master) stop() error {
 // kill ends the master at once, for signals.
 func (m *master) kill() {
 	m.mu.Lock()
-	m.stopping = true
+	m.stopping, m.killed = true, true
 	m.mu.Unlock()
 	signalGroup(m.cmd.Process.Pid, syscall.SIGKILL)
 	m.cancel()
