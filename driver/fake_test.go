@@ -74,8 +74,19 @@ func fakeSSH(mode string) int {
 	if d, err := time.ParseDuration(os.Getenv("FAKE_SSH_LATE")); err == nil {
 		time.Sleep(d)
 	}
-	if mode == "stubborn" {
+	switch mode {
+	case "stubborn":
 		signal.Ignore(syscall.SIGTERM) // before it says it is ready
+	case "deafonce":
+		// As OpenSSH 9.2 can be: the first SIGTERM is handled but
+		// does not wake it (see termAgain); the second ends it.
+		terms := make(chan os.Signal, 2)
+		signal.Notify(terms, syscall.SIGTERM)
+		go func() {
+			<-terms
+			<-terms
+			os.Exit(255)
+		}()
 	}
 	fmt.Fprintf(os.Stderr, "debug1: setting up multiplex master socket\r\n")
 	fmt.Fprintf(os.Stderr, "debug1: channel 0: new mux listener [%s] (inactive timeout: 0)\r\n", socket)

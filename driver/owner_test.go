@@ -197,6 +197,20 @@ func TestOwnerClose(t *testing.T) {
 			t.Error("the master outlived Close")
 		}
 	})
+	t.Run("deaf to the first SIGTERM", func(t *testing.T) {
+		o, _ := fakeOwner(t, "deafonce", "controlpath none\n", true)
+		m, err := o.Master()
+		if err != nil || m == nil {
+			t.Fatalf("Master: %v, %v", m, err)
+		}
+		t0 := time.Now()
+		if err := o.Close(); err != nil {
+			t.Errorf("Close: %v; the second SIGTERM should have ended it", err)
+		}
+		if d := time.Since(t0); d < termAgain || d > masterStopGrace {
+			t.Errorf("Close took %v, want between %v and %v", d, termAgain, masterStopGrace)
+		}
+	})
 	t.Run("kill", func(t *testing.T) {
 		o, _ := fakeOwner(t, "stubborn", "controlpath none\n", true)
 		m, err := o.Master()
