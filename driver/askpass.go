@@ -162,7 +162,11 @@ func sameUser(fd int) bool {
 	return err == nil && int(cred.Uid) == os.Getuid()
 }
 
-func (a *askpassServer) close() {
+// close stops listening and removes the socket's directory.
+func (a *askpassServer) close() error {
 	a.ln.Close()
-	os.RemoveAll(a.dir)
+	if err := os.RemoveAll(a.dir); err != nil {
+		return fmt.Errorf("removing the askpass directory: %w", err)
+	}
+	return nil
 }

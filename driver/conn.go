@@ -29,10 +29,10 @@ type Config struct {
 	// StallTimeout bounds how long a command may run without sftp moving
 	// any data (see stall.go); DefaultStallTimeout if not positive.
 	StallTimeout time.Duration
-	// Share (batch mode only) lets Scripts start an OpenSSH ControlMaster
-	// of its own, so that every script rides one authenticated
+	// Share lets the connection owner start an OpenSSH ControlMaster of
+	// its own, so that every sftp child rides one authenticated
 	// connection, unless the user's configuration already shares
-	// connections.
+	// connections (see owner.go; only batch mode asks for one today).
 	Share bool
 	// Env is added to the environment of sftp and ssh.
 	Env []string
@@ -40,9 +40,6 @@ type Config struct {
 	// it asks for one (on the terminal in a session, through askpass in
 	// batch mode), each distinct question once.
 	Secret *Secret
-	// settings is what ssh -G said of the user's configuration, read once
-	// at the first connection.
-	settings map[string]string
 	// Log receives what the child prints outside any command (warnings,
 	// the banner). Nil discards it.
 	Log *log.Logger
@@ -94,10 +91,15 @@ type Conn interface {
 	// joining leaves braces in the working directory unescaped, which ls
 	// would expand.
 	Resolve(ctx context.Context, p string) (string, error)
-	// Close lets what was sent finish, then ends everything cleanly.
+	// Close lets what was sent finish, then ends everything cleanly:
+	// the children, the connection master and what the connection
+	// owner made. The error says what did not end cleanly (a child that
+	// had to be killed, an unexpected exit status, a master that had to
+	// be killed, a directory left behind); everything is ended anyway.
 	Close() error
 	// Kill stops every process at once, for signals: the caller is about
-	// to exit.
+	// to exit. What is in flight fails with a *ConnError of kind
+	// interrupted.
 	Kill()
 }
 
@@ -119,8 +121,25 @@ type LineFunc func(line string) bool
 // ConnError is a session that could not be established or was lost. Sent
 // tells whether the command line had been sent to sftp before that happened
 // (and so may have had effects). Kind says which of the connection kinds
-// it is (connect_failed, auth_failed, host_key_unknown, host_key_changed,
-// timeout, interrupted, connection_lost); an unset Kind is connection_lost.
+// it is; an unset Kind is connection_lost. Where each comes from:
+//
+//   - connect_failed: ssh exited before connecting (refused, unreachable,
+//     name not found, no sftp subsystem; ssh's words are the signal), sftp
+//     could not be started, or the starting directory cannot be entered.
+//   - auth_failed: ssh said "Permission denied (...)"; a session was asked
+//     for a password or passphrase (or a question sftper does not know) on
+//     the terminal with nothing to give; the secret was asked for again
+//     after it was given (not accepted).
+//   - host_key_unknown: sftper refused ssh's unknown-key question on the
+//     terminal, or ssh (batch mode, strict checking) said no host key is
+//     known; host_key_changed: ssh said the key has changed.
+//   - timeout: the connect timeout (sftper's, or ssh's own "Connection
+//     timed out"); a command during which sftp moved no data for the stall
+//     timeout.
+//   - interrupted: Kill (sftper is stopping).
+//   - connection_lost: the rest: the connection ended under a command, ssh
+//     exited between commands, a command not run because the one before it
+//     timed out.
 type ConnError struct {
 	Msg  string
 	Sent bool
@@ -143,7 +162,7 @@ var ErrClosed = errors.New("session closed")
 // Pending is a command line sent to sftp whose output has not all come yet.
 type Pending struct {
 	line    string
-	connect bool   // the first, empty line (see spawn): its marker means connected
+	connect bool   // the first, empty line (see startProcess): its marker means connected
 	kill    func() // what to stop when the waiter gives up
 	take    LineFunc
 	marker  string // the echo of the marker line that ends this command
@@ -160,13 +179,31 @@ func newPending(line string, kill func()) *Pending {
 // not echo sftper's commands). It waits as long as the command takes (a
 // transfer may take hours). If the connection is lost first, the error is a
 // *ConnError; if ctx ends first, sftp is killed (every outstanding command
-// then fails) and the error is ctx's.
+// then fails) and the error is ctx's (see ctxError).
 func (p *Pending) Wait(ctx context.Context) ([]string, error) {
 	select {
 	case <-p.done:
 		return p.lines, p.err
 	case <-ctx.Done():
 		p.kill()
-		return nil, ctx.Err()
+		return nil, ctxError(ctx)
 	}
+}
+
+// ctxError is the error of a wait that ctx ended: ctx's own error, so that
+// errors.Is(err, context.Canceled) holds, with a kind: interrupted when ctx
+// was cancelled (sftper cancels only when it is stopping), timeout when its
+// deadline passed.
+func ctxError(ctx context.Context) error { return &waitEnded{ctx.Err()} }
+
+type waitEnded struct{ err error }
+
+func (e *waitEnded) Error() string { return e.err.Error() }
+func (e *waitEnded) Unwrap() error { return e.err }
+
+func (e *waitEnded) ErrorKind() proto.Kind {
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		return proto.KindTimeout
+	}
+	return proto.KindInterrupted
 }

@@ -3,10 +3,35 @@
 //
 // There are two ways of running lines (both are a Conn): Session, one
 // persistent interactive sftp (session mode, the default), and Scripts, a
-// generated `sftp -b -` script per request (batch mode; see scripts.go for
-// how scripts are formed and master.go for the connection they share).
-// Both frame each line with the same marker protocol (child.go), so the
-// requests' execution (ops.go) and every parser are common to both.
+// generated `sftp -b -` script per request (batch mode). Where things
+// live:
+//
+//   - conn.go: the Conn interface, Config, Pending, ConnError.
+//   - owner.go: the connection owner, one per Conn: the user's ssh
+//     settings (settings.go, ssh -G parsed once into a value), the decision
+//     whether children share a connection (the user's own ControlPath, a
+//     ControlMaster of sftper's own, or none), the masters (master.go), the
+//     private socket directory and the askpass server (askpass.go).
+//   - process.go: one sftp child, the mechanics every kind shares:
+//     starting it, its pipes (pipes.go), the marker queue, routing its
+//     output to the commands, the stall watch (stall.go), stopping it.
+//   - session_child.go: the session kind of child (pty, ssh's questions
+//     refused or answered, the handshake, the working directory, the watch
+//     on ssh); session.go: Session, the Conn that keeps one.
+//   - script.go: the script kind of child (its link, its lines assigned,
+//     the idle-ssh watch, settling at status 1, lines left unrun);
+//     scripts.go: Scripts, the Conn that forms scripts, keeps spares and
+//     runs them over the owner's connection.
+//   - hostkey.go: the one place where ssh's messages are matched, for the
+//     host key and for the kind of a connect failure (see ConnError.Kind).
+//   - prompt.go, secret.go, tty.go: ssh's questions on the terminal and
+//     the answers; exitwatch.go: pidfd watches on processes sftper is not
+//     the parent of; leftovers.go: sftper's temporary files and
+//     directories, and those of a sftper that died.
+//
+// Both kinds of child frame each line with the same marker protocol
+// (process.go), so the requests' execution (ops.go) and every parser are
+// common to both.
 //
 // # How the session is driven
 //
@@ -57,10 +82,13 @@
 // ssh) moves no byte for the stall timeout is stopped with its sftp
 // (stall.go); a child's output is ended once the child has exited even
 // when an ssh master still holds a copy of its standard error
-// (child.endOutput). The ends of processes sftper is not the parent of (a
+// (process.endOutput). The ends of processes sftper is not the parent of (a
 // session's ssh, a spare script's ssh) and of the master are watched
 // through pidfds (exitwatch.go), so that an idle session whose ssh has
 // gone is replaced, and a spare whose ssh has gone is never given lines.
+// Children and masters are stopped through exec.CommandContext (Cancel
+// signals the process group, WaitDelay bounds the rest), every wait has a
+// named bound, and Close returns what did not end cleanly.
 //
 // # What it does not do
 //

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,10 +18,80 @@ import (
 // "sftp> LINE" echoed for every line read, errors ending in CR LF, and
 // ssh's questions written to /dev/tty.
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("FAKE_SSH"); mode != "" && (slices.Contains(os.Args, "-G") || slices.Contains(os.Args, "-N")) {
+		os.Exit(fakeSSH(mode))
+	}
 	if mode := os.Getenv("FAKE_SFTP"); mode != "" {
 		os.Exit(fakeSftp(mode))
 	}
 	os.Exit(m.Run())
+}
+
+// fakeSSH plays ssh for the connection owner: "ssh -G" prints settings
+// (FAKE_SSH_G, or fails when that is "fail"), and "ssh -N" plays a
+// ControlMaster as mode says. A master that listens creates its socket
+// and only then says so, as ssh does (mux.c); with FAKE_SSH_LATE it waits
+// that long between the two, so a test can tell which of them the owner
+// waits for.
+func fakeSSH(mode string) int {
+	if slices.Contains(os.Args, "-G") {
+		g := os.Getenv("FAKE_SSH_G")
+		if g == "fail" {
+			fmt.Fprint(os.Stderr, "ssh: Bad configuration option: nonsense\n")
+			return 255
+		}
+		fmt.Print(g)
+		return 0
+	}
+	socket := ""
+	for i, a := range os.Args {
+		if v, ok := strings.CutPrefix(a, "ControlPath="); ok && i > 0 && os.Args[i-1] == "-o" {
+			socket = v
+		}
+	}
+	fmt.Fprint(os.Stderr, "debug1: Remote protocol version 2.0, remote software version OpenSSH_9.2p1 Debian-2\r\n")
+	switch mode {
+	case "denied":
+		fmt.Fprint(os.Stderr, "tester@127.0.0.1: Permission denied (publickey).\r\n")
+		return 255
+	case "unknownkey":
+		fmt.Fprint(os.Stderr, "debug1: Server host key: ssh-ed25519 SHA256:1ROtB79zLmHJ/WbS/CU13hV9Yt1U9Rw/17ETAc5k9Yo\r\n")
+		fmt.Fprint(os.Stderr, "No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\r\n")
+		fmt.Fprint(os.Stderr, "Host key verification failed.\r\n")
+		return 255
+	case "exists":
+		fmt.Fprintf(os.Stderr, "ControlSocket %s already exists, disabling multiplexing\r\n", socket)
+		time.Sleep(time.Hour)
+		return 0
+	case "silent":
+		time.Sleep(time.Hour)
+		return 0
+	}
+	if err := os.WriteFile(socket, nil, 0o600); err != nil { // a stand-in: nothing connects to it
+		fmt.Fprintf(os.Stderr, "unix_listener: %v\r\n", err)
+		return 255
+	}
+	if d, err := time.ParseDuration(os.Getenv("FAKE_SSH_LATE")); err == nil {
+		time.Sleep(d)
+	}
+	switch mode {
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM) // before it says it is ready
+	case "deafonce":
+		// As OpenSSH 9.2 can be: the first SIGTERM is handled but
+		// does not wake it (see termAgain); the second ends it.
+		terms := make(chan os.Signal, 2)
+		signal.Notify(terms, syscall.SIGTERM)
+		go func() {
+			<-terms
+			<-terms
+			os.Exit(255)
+		}()
+	}
+	fmt.Fprintf(os.Stderr, "debug1: setting up multiplex master socket\r\n")
+	fmt.Fprintf(os.Stderr, "debug1: channel 0: new mux listener [%s] (inactive timeout: 0)\r\n", socket)
+	time.Sleep(time.Hour)
+	return 0
 }
 
 func fakeSftp(mode string) int {
@@ -56,6 +128,9 @@ func fakeSftp(mode string) int {
 	case "hang":
 		time.Sleep(time.Hour)
 		return 0
+	}
+	if mode == "badexit" {
+		defer os.Exit(3) // after a normal session: a status sftp should not end with
 	}
 	if mode == "slowstart" {
 		time.Sleep(300 * time.Millisecond)

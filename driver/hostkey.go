@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sftper/sftper/batch"
+	"github.com/sftper/sftper/proto"
 )
 
 // acceptAdvice is how a user accepts a host key deliberately; sftper never
@@ -21,8 +22,9 @@ var (
 // host key in what ssh printed (decoded lines), and turns it into one clear
 // message: what happened, the fingerprint (from ssh's warning, or serverKey
 // when ssh only said so at debug level), the known_hosts line of a changed
-// key, and what the user can do. ok is false for any other failure.
-func hostKeyFailure(lines []string, serverKey string) (msg string, ok bool) {
+// key, and what the user can do, with its kind (host_key_unknown or
+// host_key_changed). ok is false for any other failure.
+func hostKeyFailure(lines []string, serverKey string) (msg string, kind proto.Kind, ok bool) {
 	failed, changed := false, false
 	var offending, fingerprint, remove string
 	var said []string
@@ -45,7 +47,7 @@ func hostKeyFailure(lines []string, serverKey string) (msg string, ok bool) {
 		}
 	}
 	if !failed {
-		return "", false
+		return "", "", false
 	}
 	if fingerprint == "" {
 		fingerprint = serverKey
@@ -64,13 +66,46 @@ func hostKeyFailure(lines []string, serverKey string) (msg string, ok bool) {
 		if remove != "" {
 			msg += " (" + remove + ")"
 		}
-		return msg + " and add the new key.", true
+		return msg + " and add the new key.", proto.KindHostKeyChanged, true
 	}
 	msg = "the server's host key is not known, and sftper never accepts one on your behalf (ssh: " + strings.Join(said, "; ") + ")."
 	if fingerprint != "" {
 		msg += " The server's key: " + fingerprint + "."
 	}
-	return msg + " " + acceptAdvice + ".", true
+	return msg + " " + acceptAdvice + ".", proto.KindHostKeyUnknown, true
+}
+
+// What ssh says when it could not connect, and the kind each means. ssh's
+// messages are the only signal for these (its exit status is 255 for every
+// failure), so this is the one place that matches them; hostKeyFailure
+// above does the same for the host key.
+var (
+	// sshauth2.c: "Permission denied (publickey,password)." once every
+	// method the server offered has failed or had nothing to try.
+	authDenied = "Permission denied ("
+	// ssh's connect: "ssh: connect to host H port P: Connection timed
+	// out" when ConnectTimeout (or the kernel) gave up; "Connection
+	// timed out during banner exchange" when the server accepted TCP but
+	// said nothing.
+	connectTimedOut = []string{": Connection timed out", "Connection timed out during banner exchange", ": Operation timed out"}
+)
+
+// connectFailed is the message and kind for a connection that could not
+// be made, from ssh's reason (what exitReason or master.reason said) and
+// the kind already known from it (a host key refused), if any.
+func connectFailed(reason string, kind proto.Kind) (string, proto.Kind) {
+	switch {
+	case kind != "":
+		return "connect failed: " + reason, kind
+	case strings.Contains(reason, authDenied):
+		return "authentication failed: " + reason, proto.KindAuthFailed
+	}
+	for _, s := range connectTimedOut {
+		if strings.Contains(reason, s) {
+			return "connect failed: " + reason, proto.KindTimeout
+		}
+	}
+	return "connect failed: " + reason, proto.KindConnectFailed
 }
 
 // decoded returns the lines sftp printed, CRs and escapes gone.

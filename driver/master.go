@@ -2,6 +2,7 @@ package driver
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,9 +11,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sftper/sftper/proto"
 )
 
-// Connection sharing for batch mode.
+// Connection sharing: the ControlMaster itself. The connection owner
+// (owner.go) decides when there is one and owns it.
 //
 // Every `sftp -b` script is a new ssh process; on its own each would pay
 // the whole handshake (about 0.2 s to a loopback server, far more over a
@@ -24,22 +28,6 @@ import (
 // the end, on a signal (and by the kernel if sftper dies: Pdeathsig), and
 // started again if it dies. If the user's own configuration already shares
 // connections (a ControlPath), sftper leaves that alone and starts nothing.
-
-// sharing is what batch mode decided about connection sharing.
-type sharing int
-
-const (
-	shareUndecided sharing = iota
-	shareOurs              // sftper runs a ControlMaster
-	shareUsers             // the user's configuration shares connections
-	shareNone              // sharing is impossible; every script connects
-)
-
-// errNoSharing wraps the reason sharing is impossible, as opposed to a
-// failure to connect at all.
-type errNoSharing struct{ why string }
-
-func (e *errNoSharing) Error() string { return e.why }
 
 // sshProgram is the ssh that sftp would run: its -S option, else "ssh".
 func sshProgram(prog []string) string {
@@ -82,29 +70,6 @@ func sshDestination(d string) string {
 	return d
 }
 
-// readSettings asks ssh how it would connect (ssh -G, with the user's
-// options and destination: their configuration as ssh reads it) and keeps
-// the answer. Called once, before the first connection.
-func (cfg *Config) readSettings() {
-	args := append(append([]string{"-G"}, sshArgs(cfg.Args)...), "--", sshDestination(cfg.Destination))
-	cmd := exec.Command(sshProgram(cfg.Program), args...)
-	cmd.Env = append(os.Environ(), cfg.Env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		cfg.Log.Printf("could not read your ssh configuration (ssh -G: %v: %s); leaving keep-alives and connection sharing to it",
-			err, strings.TrimSpace(stderr.String()))
-		return
-	}
-	cfg.settings = map[string]string{}
-	for _, ln := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(ln, " "); ok {
-			cfg.settings[k] = v
-		}
-	}
-}
-
 // Keep-alives when the user's configuration has none: ssh then notices a
 // dead server after 3 unanswered probes 15 s apart, within a minute, not
 // when TCP gives up hours later.
@@ -116,8 +81,8 @@ const (
 // keepAlive returns the options that turn keep-alives on, unless the
 // user's configuration sets a ServerAliveInterval itself (or could not be
 // read). An explicit 0 cannot be told from none: ssh -G prints 0 for both.
-func (cfg *Config) keepAlive() []string {
-	if cfg.settings == nil || cfg.settings["serveraliveinterval"] != "0" {
+func keepAlive(cfg *Config, settings Settings) []string {
+	if !settings.NoKeepAlive() {
 		return nil
 	}
 	for i, a := range cfg.Args {
@@ -130,25 +95,16 @@ func (cfg *Config) keepAlive() []string {
 	return []string{"-o", "ServerAliveInterval=" + aliveInterval, "-o", "ServerAliveCountMax=" + aliveCount}
 }
 
-// userSharing returns the ControlPath the user's configuration sets, or "".
-func (cfg *Config) userSharing() string {
-	if v := cfg.settings["controlpath"]; v != "none" {
-		return v
-	}
-	return ""
-}
-
-// socketPath is safe in a ControlPath option unquoted and unexpanded, and
-// fits a Unix socket's 108 bytes with the 17 that ssh appends while it
-// creates the socket.
-var socketPath = regexp.MustCompile(`^/[A-Za-z0-9/._-]{1,88}$`)
-
 // master is one running ControlMaster.
 type master struct {
 	cmd    *exec.Cmd
+	cancel context.CancelFunc // ends the master through cmd.Cancel (see stop)
 	socket string
 	exited chan struct{}
 	watch  *procWatch // nil if the process cannot be watched
+
+	listening chan struct{} // closed once ssh has logged its mux listener: the socket is in place
+	refused   chan struct{} // closed once ssh has said it cannot offer the socket
 
 	mu        sync.Mutex
 	stderr    []string      // what ssh said, CRs removed (bounded)
@@ -157,15 +113,36 @@ type master struct {
 	versioned chan struct{} // closed once software is known (ssh logs it before it authenticates)
 	ready     bool          // after which stderr lines are logged instead
 	stopping  bool          // after which they are dropped (ssh's goodbye statistics)
-	refused   bool          // ssh said it could not set up the socket
+	killed    bool          // kill was called: a SIGKILL is no news to stop
 }
 
+// masterStopGrace is how long a master has, after SIGTERM, to close its
+// connection and remove its socket before it is killed: ssh sends the
+// server its SSH_MSG_DISCONNECT, waits until that is written, and exits,
+// 7-15 ms here to a loopback server. Two seconds is many round trips even
+// to a distant server; a master that takes longer is hung on a dead
+// network, where a goodbye cannot arrive anyway.
+const masterStopGrace = 2 * time.Second
+
+// termAgain is when a master that has not exited after SIGTERM gets a
+// second one. OpenSSH 9.2's client loop waits in poll(2), not ppoll with
+// the signal mask (later versions fixed that): a SIGTERM that arrives
+// between its check of the quit flag and the poll is handled but does not
+// wake it, and ssh sleeps until the poll's timeout (the keep-alive
+// interval, 15 s). Seen here a few times in a hundred stops on a busy
+// machine; stuck in poll with SIGTERM already handled. The second signal
+// interrupts that poll. 250 ms is far longer than a healthy exit takes.
+const termAgain = 250 * time.Millisecond
+
 // startMaster starts ssh as a ControlMaster on socket and waits, at most
-// timeout, until its socket exists: ssh only creates it once it has
-// authenticated. The error is an *errNoSharing when the master could not
-// offer sharing (the socket could not be made), a *ConnError when ssh could
-// not connect.
-func startMaster(cfg *Config, socket string, timeout time.Duration, env []string) (*master, error) {
+// timeout, until ssh says it listens there: ssh only sets up the socket
+// once it has authenticated, and logs "channel N: new mux listener" (at
+// LogLevel DEBUG1, which the master runs at) only after the socket has been
+// linked into its final place (muxserver_listen in OpenSSH's mux.c: link(2)
+// from the temporary name, then channel_new, which logs). The error is an
+// *errNoSharing when the master could not offer sharing (the socket could
+// not be made), a *ConnError (with its Kind) when ssh could not connect.
+func startMaster(cfg *Config, settings Settings, socket string, timeout time.Duration, env []string) (*master, error) {
 	args := []string{
 		// sftp forces these for its own ssh; the master must not
 		// forward anything either.
@@ -174,9 +151,10 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 		// ssh names the server's key fingerprint only at debug level
 		// when BatchMode stops it from asking; sftper shows it in the
 		// error for an unknown key, and drops every other debug line.
+		// The mux listener's line says the socket is ready.
 		"-o", "LogLevel=DEBUG1",
 	}
-	args = append(append(args, sshArgs(cfg.Args)...), cfg.keepAlive()...)
+	args = append(append(args, sshArgs(cfg.Args)...), keepAlive(cfg, settings)...)
 	if cfg.Secret != nil {
 		// ssh asks for the secret through askpass, which BatchMode
 		// would rule out; with no terminal and askpass forced, it
@@ -185,21 +163,32 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 	}
 	// After the user's options, so that theirs win, as with sftp -b.
 	args = append(args, "-o", "BatchMode=yes", "-N", "-T", "--", sshDestination(cfg.Destination))
-	cmd := exec.Command(sshProgram(cfg.Program), args...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, sshProgram(cfg.Program), args...)
 	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	// SIGTERM lets ssh close the connection and remove its socket; the
+	// whole group, for a ProxyCommand. WaitDelay kills ssh if that
+	// takes longer than masterStopGrace.
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = masterStopGrace
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	cmd.Stderr = errW
 	if err := cmd.Start(); err != nil {
+		cancel()
 		errR.Close()
 		errW.Close()
 		return nil, &errNoSharing{fmt.Sprintf("cannot start %s: %v", cmd.Path, err)}
 	}
 	errW.Close()
-	m := &master{cmd: cmd, socket: socket, exited: make(chan struct{}), versioned: make(chan struct{})}
+	m := &master{
+		cmd: cmd, cancel: cancel, socket: socket, exited: make(chan struct{}),
+		listening: make(chan struct{}), refused: make(chan struct{}), versioned: make(chan struct{}),
+	}
 	m.watch, _ = watchProc(cmd.Process.Pid)
 	readDone := make(chan struct{})
 	go m.readStderr(errR, cfg, readDone)
@@ -214,48 +203,39 @@ func startMaster(cfg *Config, socket string, timeout time.Duration, env []string
 
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if _, err := os.Stat(socket); err == nil {
-			// ssh logged the server's version before it authenticated,
-			// so it is in the pipe by now; let readStderr get to it, so
-			// that oneSFTPAtATime is known before any spare starts.
-			select {
-			case <-m.versioned:
-			case <-time.After(versionWait):
-			}
-			m.mu.Lock()
-			m.ready = true
-			m.mu.Unlock()
-			return m, nil
-		}
+	select {
+	case <-m.listening:
+		// ssh logged the server's version before it authenticated, so
+		// it is in the pipe by now; let readStderr get to it, so that
+		// oneSFTPAtATime is known before any spare starts.
 		select {
-		case <-tick.C:
-			m.mu.Lock()
-			refused := m.refused
-			m.mu.Unlock()
-			if refused {
-				m.stop()
-				return nil, &errNoSharing{m.said()}
-			}
-		case <-m.exited:
-			m.stop()
-			m.mu.Lock()
-			refused := m.refused
-			m.mu.Unlock()
-			if refused {
-				return nil, &errNoSharing{m.said()}
-			}
-			return nil, &ConnError{Msg: connectFailed(m.reason())}
-		case <-deadline.C:
-			m.stop()
-			msg := fmt.Sprintf("connect timed out after %s", timeout)
-			if said := m.said(); said != "" {
-				msg += ": " + said
-			}
-			return nil, &ConnError{Msg: msg}
+		case <-m.versioned:
+		case <-time.After(versionWait):
 		}
+		m.mu.Lock()
+		m.ready = true
+		m.mu.Unlock()
+		return m, nil
+	case <-m.refused:
+		m.stop()
+		return nil, &errNoSharing{m.said()}
+	case <-m.exited:
+		m.stop()
+		select {
+		case <-m.refused:
+			return nil, &errNoSharing{m.said()}
+		default:
+		}
+		reason, kind := m.reason()
+		msg, kind := connectFailed(reason, kind)
+		return nil, &ConnError{Msg: msg, Kind: kind}
+	case <-deadline.C:
+		m.stop()
+		msg := fmt.Sprintf("connect timed out after %s", timeout)
+		if said := m.said(); said != "" {
+			msg += ": " + said
+		}
+		return nil, &ConnError{Msg: msg, Kind: proto.KindTimeout}
 	}
 }
 
@@ -271,9 +251,14 @@ func (m *master) readStderr(r *os.File, cfg *Config, done chan<- struct{}) {
 	defer close(done)
 	defer r.Close()
 	sc := bufio.NewScanner(r)
+	listening, refused := false, false
 	for sc.Scan() {
 		ln := strings.TrimSpace(strings.ReplaceAll(sc.Text(), "\r", ""))
 		if debug, ok := strings.CutPrefix(ln, "debug1: "); ok {
+			if !listening && muxListening(debug, m.socket) {
+				listening = true
+				close(m.listening)
+			}
 			if key, ok := strings.CutPrefix(debug, "Server host key: "); ok {
 				m.mu.Lock()
 				m.serverKey = key
@@ -301,14 +286,24 @@ func (m *master) readStderr(r *os.File, cfg *Config, done chan<- struct{}) {
 			}
 			continue
 		}
-		if muxTrouble.MatchString(ln) {
-			m.refused = true
+		if muxTrouble.MatchString(ln) && !refused {
+			refused = true
+			close(m.refused)
 		}
 		if len(m.stderr) < 50 {
 			m.stderr = append(m.stderr, ln)
 		}
 		m.mu.Unlock()
 	}
+}
+
+// muxListening reports whether debug (a debug1 line of ssh's, without
+// its prefix) is ssh announcing the mux listener on socket:
+// "channel 0: new mux listener [SOCKET] (inactive timeout: 0)" in
+// OpenSSH 9, without the timeout in older ones.
+func muxListening(debug, socket string) bool {
+	_, rest, ok := strings.Cut(debug, ": new mux listener [")
+	return ok && strings.HasPrefix(debug, "channel ") && strings.HasPrefix(rest, socket+"]")
 }
 
 // said is what ssh printed before the master was up, on one line.
@@ -318,17 +313,18 @@ func (m *master) said() string {
 	return strings.Join(m.stderr, "; ")
 }
 
-// reason says why the master exited; it waits for the exit to be reaped
-// (alive can know of it a moment before).
-func (m *master) reason() string {
+// reason says why the master exited, and the kind when ssh refused the
+// server's host key; it waits for the exit to be reaped (alive can know
+// of it a moment before).
+func (m *master) reason() (string, proto.Kind) {
 	<-m.exited
 	m.mu.Lock()
-	msg, ok := hostKeyFailure(m.stderr, m.serverKey)
+	msg, kind, ok := hostKeyFailure(m.stderr, m.serverKey)
 	m.mu.Unlock()
 	if !ok {
 		msg = m.said()
 	}
-	return withStatus(msg, exitStatus("ssh", m.cmd.ProcessState))
+	return withStatus(msg, exitStatus("ssh", m.cmd.ProcessState)), kind
 }
 
 // alive reports whether the master is still running, exactly: a master
@@ -367,26 +363,62 @@ func (m *master) args() []string {
 	return []string{"-o", "ControlMaster=no", "-o", "ControlPath=" + m.socket}
 }
 
-// stop ends the master: SIGTERM lets ssh close the connection and remove its
-// socket; it is killed if it has not exited within two seconds. The socket
-// is removed in any case.
-func (m *master) stop() {
+// stop ends the master: cmd.Cancel sends SIGTERM, which lets ssh close
+// the connection and remove its socket (once more after termAgain: see
+// there), and exec kills ssh if it has not exited within masterStopGrace
+// (WaitDelay). Whatever is left of its
+// process group (a ProxyCommand) is killed, and the socket is removed in
+// any case. The error says that ssh had to be killed.
+func (m *master) stop() error {
 	m.mu.Lock()
 	m.stopping = true
 	m.mu.Unlock()
-	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
+	termed := false
 	select {
 	case <-m.exited:
-	case <-time.After(2 * time.Second):
-		syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.exited
+	default:
+		termed = true
+		m.cancel()
+		t := time.NewTimer(termAgain)
+		select {
+		case <-m.exited:
+		case <-t.C:
+			signalGroup(m.cmd.Process.Pid, syscall.SIGTERM)
+			<-m.exited // WaitDelay kills it at masterStopGrace
+		}
+		t.Stop()
 	}
-	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) // stragglers: a ProxyCommand
+	m.cancel()
+	signalGroup(m.cmd.Process.Pid, syscall.SIGKILL) // stragglers
 	os.Remove(m.socket)
+	m.mu.Lock()
+	killed := m.killed
+	m.mu.Unlock()
+	if ws, ok := m.cmd.ProcessState.Sys().(syscall.WaitStatus); termed && !killed && ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		return fmt.Errorf("the connection master (ssh) did not exit within %s of SIGTERM and was killed", masterStopGrace)
+	}
+	return nil
 }
 
 // kill ends the master at once, for signals.
 func (m *master) kill() {
-	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+	m.mu.Lock()
+	m.stopping, m.killed = true, true
+	m.mu.Unlock()
+	signalGroup(m.cmd.Process.Pid, syscall.SIGKILL)
+	m.cancel()
 	os.Remove(m.socket)
+}
+
+// signalGroup signals the process group that pid leads (every child
+// sftper starts leads its own: Setsid). A group that is gone is no error:
+// os.ErrProcessDone, as exec's Cancel expects.
+func signalGroup(pid int, sig syscall.Signal) error {
+	if err := syscall.Kill(-pid, sig); err != nil {
+		if err == syscall.ESRCH {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 // the commands after it run. Popping the queue by reslicing alone kept
 // every finished one alive until the slice was reallocated.
 func TestFinishedCommandsAreNotKept(t *testing.T) {
-	c := &child{cfg: &Config{Log: discard}}
+	c := &process{cfg: &Config{Log: discard}}
 	const n = 100
 	var kept []weak.Pointer[Pending]
 	for i := 0; i < n; i++ {

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sftper/sftper/batch"
+	"github.com/sftper/sftper/proto"
 )
 
 // Scripts is batch mode: every command line runs in a generated `sftp -b -`
@@ -35,27 +32,27 @@ import (
 //
 // Scripts share one connection through a ControlMaster (see master.go)
 // when they can; when they cannot, each pays for its own connection and
-// sftper says so once.
+// sftper says so once. The connection owner (owner.go) decides which,
+// and owns the masters, their socket directory and the askpass server;
+// each script is a scriptChild (script.go).
 type Scripts struct {
-	cfg Config
+	cfg   Config
+	owner *connOwner
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when a script ends
 	closed   bool
 	link     *link
-	waiting  []*Pending       // sent, not yet in a script, in order
-	running  *child           // the script running now, if any
-	spares   []*child         // scripts started ahead, waiting for lines
-	live     map[*child]bool  // every sftp running, for Kill
-	masters  map[*master]bool // every master running, for Kill
+	waiting  []*Pending            // sent, not yet in a script, in order
+	running  *scriptChild          // the script running now, if any
+	spares   []*scriptChild        // scripts started ahead, waiting for lines
+	live     map[*scriptChild]bool // every sftp running, for Kill
 	killed   bool
-	noSpares bool // the server refused a spare its session, or cannot take one (oneSFTPAtATime)
-	share    sharing
-	askpass  *askpassServer // when there is a secret to give
-	env      []string       // for every ssh: how to reach askpass
-	dir      string         // private directory for control sockets, once made
-	nsock    int
+	noSpares bool     // the server refused a spare its session, or cannot take one (oneSFTPAtATime)
+	env      []string // for every ssh: how to reach askpass
 }
+
+var _ Conn = (*Scripts)(nil)
 
 // link is what scripts run over once connected: the master (nil without
 // sharing) and what the first script learnt of the working directory.
@@ -70,7 +67,8 @@ type link struct {
 
 // NewScripts returns batch mode's Conn, not connected yet.
 func NewScripts(cfg Config) *Scripts {
-	s := &Scripts{cfg: cfg.withDefaults(), live: map[*child]bool{}, masters: map[*master]bool{}}
+	s := &Scripts{cfg: cfg.withDefaults(), live: map[*scriptChild]bool{}}
+	s.owner = newConnOwner(&s.cfg)
 	s.idle = sync.NewCond(&s.mu)
 	return s
 }
@@ -134,10 +132,13 @@ func (s *Scripts) connected(ctx context.Context) (*link, error) {
 		if m := l.master; m != nil && !l.broken.Load() {
 			// Not under s.mu: the reason waits for the exit to be
 			// reaped.
-			go func() { s.cfg.Log.Printf("the connection master is gone (%s); connecting again", m.reason()) }()
+			go func() {
+				reason, _ := m.reason()
+				s.cfg.Log.Printf("the connection master is gone (%s); connecting again", reason)
+			}()
 		}
 		if l.master != nil {
-			s.stopMaster(l.master)
+			s.owner.retire(l.master)
 		}
 		s.link = nil
 	}
@@ -149,7 +150,7 @@ func (s *Scripts) connected(ctx context.Context) (*link, error) {
 	select {
 	case <-l.ready:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, ctxError(ctx)
 	}
 	if l.err != nil {
 		s.mu.Lock()
@@ -193,10 +194,8 @@ func (s *Scripts) connect() *link {
 			direct := &link{}
 			direct.cwd, direct.cwdErr, direct.err, _ = s.firstScript(direct)
 			if direct.err == nil {
-				s.mu.Lock()
-				s.noSharing("the server refused a session over the shared connection (MaxSessions?)")
-				s.stopMaster(l.master)
-				s.mu.Unlock()
+				s.owner.giveUpSharing("the server refused a session over the shared connection (MaxSessions?)")
+				s.owner.retire(l.master)
 				l.master = nil
 			}
 			l.cwd, l.cwdErr, l.err = direct.cwd, direct.cwdErr, direct.err
@@ -212,59 +211,32 @@ func (s *Scripts) connect() *link {
 	return l
 }
 
-// startMaster gives l a master if sharing is possible.
+// startMaster gives l a master of the owner's if sharing is possible.
 func (s *Scripts) startMaster(l *link) *ConnError {
-	s.mu.Lock()
-	if s.share == shareUndecided {
-		s.share = s.decideSharing()
-	}
-	if s.cfg.Secret != nil && s.askpass == nil {
-		a, err := startAskpass(s.cfg.Secret, s.cfg.Log.Printf)
-		var env []string
-		if err == nil {
-			env, err = a.env()
+	m, err := s.owner.Master()
+	if err != nil {
+		var ce *ConnError
+		if !errors.As(err, &ce) {
+			ce = &ConnError{Msg: err.Error(), Kind: proto.KindConnectFailed}
 		}
-		if err != nil {
-			s.mu.Unlock()
-			return &ConnError{Msg: fmt.Sprintf("cannot offer ssh the secret through askpass: %v", err)}
-		}
-		s.askpass, s.env = a, env
+		return ce
 	}
-	env := s.env
-	share := s.share
-	socket := ""
-	if share == shareOurs {
-		s.nsock++
-		socket = filepath.Join(s.dir, "cm"+strconv.Itoa(s.nsock))
-	}
-	s.mu.Unlock()
-	if share != shareOurs {
-		return nil
-	}
-	m, err := startMaster(&s.cfg, socket, s.cfg.ConnectTimeout, env)
-	var ns *errNoSharing
-	switch {
-	case errors.As(err, &ns):
-		s.mu.Lock()
-		s.noSharing(ns.why)
-		s.mu.Unlock()
-		return nil
-	case err != nil:
-		msg := err.Error()
-		if s.askpass != nil {
-			if m, ok := s.askpass.answers.rejected(); ok {
-				msg = m + "; ssh said: " + strings.TrimPrefix(msg, "authentication failed: ")
-			}
-		}
-		return &ConnError{Msg: msg}
-	}
+	env, cerr := s.owner.askpassEnv() // started by Master
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		m.stop()
-		return &ConnError{Msg: ErrClosed.Error()}
+	if cerr != nil || s.closed {
+		if m != nil {
+			s.owner.retire(m)
+		}
+		if cerr != nil {
+			return cerr
+		}
+		return &ConnError{Msg: ErrClosed.Error(), Kind: proto.KindInterrupted}
 	}
-	s.masters[m] = true
+	s.env = env
+	if m == nil {
+		return nil
+	}
 	l.master = m
 	if m.oneSFTPAtATime() && !s.noSpares {
 		// A spare connecting while a script uploads would corrupt the
@@ -276,43 +248,6 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 	return nil
 }
 
-// decideSharing chooses once how scripts connect. Called with s.mu held.
-func (s *Scripts) decideSharing() sharing {
-	s.cfg.readSettings()
-	if !s.cfg.Share {
-		return shareNone
-	}
-	if s.cfg.settings == nil {
-		s.noSharing("ssh -G could not read your configuration")
-		return shareNone
-	}
-	if path := s.cfg.userSharing(); path != "" {
-		s.cfg.Log.Printf("batch mode: using the connection sharing of your ssh configuration (ControlPath %s)", path)
-		return shareUsers
-	}
-	dir, err := makeOwnDir(s.cfg.Log.Printf) // see leftovers.go
-	if err != nil {
-		s.noSharing(fmt.Sprintf("cannot make a directory for the control socket: %v", err))
-		return shareNone
-	}
-	if !socketPath.MatchString(filepath.Join(dir, "cm0000")) {
-		os.RemoveAll(dir) // and its owner file
-		s.noSharing(fmt.Sprintf("the temporary directory %q is too long or unusual for a control socket path; set TMPDIR to a short plain path", dir))
-		return shareNone
-	}
-	s.dir = dir
-	return shareOurs
-}
-
-// noSharing says once that scripts will each connect on their own. Called
-// with s.mu held.
-func (s *Scripts) noSharing(why string) {
-	if s.share != shareNone {
-		s.cfg.Log.Printf("batch mode: cannot share one ssh connection between scripts (%s); every request pays a connection of its own", why)
-	}
-	s.share = shareNone
-}
-
 // firstScript checks the link by running the starting-directory steps (cd
 // to the starting directory, pwd) in a script of their own, and reads the
 // working directory from it.
@@ -321,7 +256,7 @@ func (s *Scripts) firstScript(l *link) (cwd string, cwdErr error, cerr *ConnErro
 	if s.cfg.StartDir != "" {
 		line, err := batch.Chdir(s.cfg.StartDir)
 		if err != nil {
-			return "", nil, &ConnError{Msg: fmt.Sprintf("starting directory %q: %v", s.cfg.StartDir, err)}, false
+			return "", nil, &ConnError{Msg: fmt.Sprintf("starting directory %q: %v", s.cfg.StartDir, err), Kind: proto.KindConnectFailed}, false
 		}
 		steps = append(steps, newPending(line, s.killScripts))
 	}
@@ -333,7 +268,7 @@ func (s *Scripts) firstScript(l *link) (cwd string, cwdErr error, cerr *ConnErro
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return "", nil, &ConnError{Msg: "connect failed: " + err.Error()}, false
+		return "", nil, launchFailed(err), false
 	}
 	<-c.ended
 	connected = c.first.err == nil
@@ -357,7 +292,7 @@ func (s *Scripts) firstScript(l *link) (cwd string, cwdErr error, cerr *ConnErro
 		}
 	})
 	if err != nil {
-		return "", nil, &ConnError{Msg: err.Error()}, connected
+		return "", nil, &ConnError{Msg: err.Error(), Kind: startDirKind(err)}, connected
 	}
 	return cwd, cwdErr, nil, connected
 }
@@ -375,7 +310,7 @@ func (s *Scripts) runNext() {
 	}
 	if err != nil {
 		for _, p := range lines {
-			p.err = &ConnError{Msg: "connect failed: " + err.Error()}
+			p.err = launchFailed(err)
 			close(p.done)
 		}
 		return
@@ -400,7 +335,7 @@ func (s *Scripts) runNext() {
 		s.waiting = append(c.unrun, s.waiting...)
 		if s.killed {
 			for _, p := range s.waiting {
-				p.err = &ConnError{Msg: "connection lost: sftper is stopping"}
+				p.err = stoppingError()
 				close(p.done)
 			}
 			s.waiting = nil
@@ -422,7 +357,7 @@ const spares = 2
 
 // takeSpare gives lines to the oldest spare that is still alive; nil if
 // there is none. Called with s.mu held.
-func (s *Scripts) takeSpare(lines []*Pending) (*child, error) {
+func (s *Scripts) takeSpare(lines []*Pending) (*scriptChild, error) {
 	for i := 0; i < len(s.spares); i++ {
 		c := s.spares[i]
 		// A spare of an older link, or of a master that is gone, dies
@@ -466,9 +401,9 @@ func (s *Scripts) refill() {
 // launch starts one script over l with only its first line, a marker whose
 // echo means connected; assign gives it the rest. A script that has not
 // connected within the connect timeout is stopped. Called with s.mu held.
-func (s *Scripts) launch(l *link) (*child, error) {
+func (s *Scripts) launch(l *link) (*scriptChild, error) {
 	if s.killed {
-		return nil, errors.New("sftper is stopping")
+		return nil, errStopping
 	}
 	var extra []string
 	if l != nil && l.master != nil && l.master.alive() {
@@ -480,11 +415,10 @@ func (s *Scripts) launch(l *link) (*child, error) {
 			extra = []string{"-o", "BatchMode=no"}
 		}
 	}
-	c, err := spawn(&s.cfg, true, extra, s.env)
+	c, err := startScript(&s.cfg, s.owner.Settings(), l, extra, s.env)
 	if err != nil {
 		return nil, err
 	}
-	c.link = l
 	s.live[c] = true
 	first := c.first
 	go func() {
@@ -512,7 +446,7 @@ func (s *Scripts) launch(l *link) (*child, error) {
 				// connects again rather than wait on it too.
 				s.cfg.Log.Printf("batch mode: a script could not open a session over the shared connection within %s; the next request connects again", s.cfg.ConnectTimeout)
 			}
-			c.stop(msg)
+			c.stop(msg, proto.KindTimeout)
 		case <-c.ended:
 		}
 		<-c.ended
@@ -525,7 +459,7 @@ func (s *Scripts) launch(l *link) (*child, error) {
 		s.mu.Lock()
 		delete(s.live, c)
 		if slices.Contains(s.spares, c) {
-			s.spares = slices.DeleteFunc(s.spares, func(x *child) bool { return x == c })
+			s.spares = slices.DeleteFunc(s.spares, func(x *scriptChild) bool { return x == c })
 			if c.first.err != nil && c.link == s.link && !c.link.broken.Load() && c.link.master.alive() && !s.noSpares {
 				// The server refused it a session over a connection
 				// that is otherwise fine, likely a limit on sessions
@@ -541,76 +475,20 @@ func (s *Scripts) launch(l *link) (*child, error) {
 	return c, nil
 }
 
-// errSpareGone is assign's error for a script whose ssh has exited.
-var errSpareGone = errors.New("its ssh exited before it was given lines")
+// errStopping is launch's error once Kill has been called.
+var errStopping = errors.New("sftper is stopping")
 
-// watchIdleSSH stops a connected script whose ssh exits before the script
-// has been given its lines: the server closed its channel while it waited
-// (a ChannelTimeout, a killed session process, a lost master). Nothing
-// would notice otherwise: sftp, reading its script, only finds out when
-// it sends the first line's packets, and that line would fail for a loss
-// that happened before it was even given.
-func (c *child) watchIdleSSH() {
-	pid := childOf(c.cmd.Process.Pid, "ssh")
-	if pid == 0 {
-		return // not ssh (a -S program of the user's), or gone already
+// launchFailed is the error for lines whose script could not be started.
+func launchFailed(err error) *ConnError {
+	if errors.Is(err, errStopping) {
+		return stoppingError()
 	}
-	w, err := watchProc(pid)
-	if err != nil {
-		return
-	}
-	c.qmu.Lock()
-	c.ssh = w
-	c.qmu.Unlock()
-	go func() {
-		select {
-		case <-w.Gone():
-		case <-c.ended:
-			return
-		}
-		c.qmu.Lock()
-		idle := !c.assigned
-		c.qmu.Unlock()
-		if idle {
-			c.stop("connection lost: " + errSpareGone.Error())
-		}
-	}()
+	return &ConnError{Msg: "connect failed: " + err.Error(), Kind: proto.KindConnectFailed}
 }
 
-// assign writes the rest of a launched script, each line with its marker,
-// and ends it. It fails if the script has already ended, or if its ssh has
-// (errSpareGone): then none of the lines was given to it.
-func (c *child) assign(lines []*Pending) error {
-	c.qmu.Lock()
-	c.assigned = true
-	ssh := c.ssh
-	c.qmu.Unlock()
-	// Asked of the kernel, not of the watch's goroutine, which may not
-	// have run yet: exactly whether ssh has exited by now.
-	if ssh != nil && ssh.Exited() {
-		c.stop("connection lost: " + errSpareGone.Error())
-		return errSpareGone
-	}
-	var text strings.Builder
-	for _, p := range lines {
-		t, err := c.enqueue(p)
-		if err != nil {
-			return err // only the first can fail: nothing was queued
-		}
-		text.WriteString(t)
-	}
-	go func() {
-		// The script can be longer than the pipe holds: sftp reads it
-		// as it runs.
-		if _, err := io.WriteString(c.stdin, text.String()); err == nil {
-			c.stdin.Close()
-		}
-	}()
-	return nil
-}
-
-// Close lets every queued line run, then stops the master and removes the
-// socket directory.
+// Close lets every queued line run, then lets the spares end, and closes
+// the connection owner (the masters, the socket directory, askpass). The
+// error is what the owner could not end cleanly (see connOwner.Close).
 func (s *Scripts) Close() error {
 	defer sweeps.Wait() // see sweepParts
 	s.mu.Lock()
@@ -634,84 +512,44 @@ func (s *Scripts) Close() error {
 	for _, c := range idle {
 		<-c.ended
 	}
-	s.mu.Lock()
-	shared := s.takeShared()
-	s.mu.Unlock()
-	shared.release((*master).stop)
-	return nil
-}
-
-// sharedParts is what the scripts of one Scripts share and what is left
-// to end once they are over: the masters, the socket directory and the
-// askpass server.
-type sharedParts struct {
-	masters map[*master]bool
-	dir     string
-	askpass *askpassServer
-}
-
-// takeShared returns the shared parts and takes the masters out of s, so
-// that each master is ended once; s.mu must be held.
-func (s *Scripts) takeShared() sharedParts {
-	p := sharedParts{s.masters, s.dir, s.askpass}
-	s.masters = map[*master]bool{}
-	return p
-}
-
-// release ends every master with end (stop or kill), then removes the
-// socket directory and closes the askpass server.
-func (p sharedParts) release(end func(*master)) {
-	for m := range p.masters {
-		end(m)
-	}
-	if p.dir != "" {
-		os.RemoveAll(p.dir)
-	}
-	if p.askpass != nil {
-		p.askpass.close()
-	}
+	return s.owner.Close()
 }
 
 // Kill stops every sftp and the master at once and removes the socket
-// directory.
+// directory; what was in flight or waiting fails as interrupted.
 func (s *Scripts) Kill() {
 	s.mu.Lock()
 	s.closed, s.killed = true, true
 	waiting := s.waiting
 	s.waiting = nil
 	for _, p := range waiting {
-		p.err = &ConnError{Msg: "connection lost: sftper is stopping"}
+		p.err = stoppingError()
 		close(p.done)
 	}
-	var children []*child
-	for c := range s.live {
-		children = append(children, c)
-	}
-	shared := s.takeShared()
+	children := s.children()
 	s.mu.Unlock()
 	for _, c := range children {
-		c.kill()
+		c.stop("connection lost: sftper is stopping", proto.KindInterrupted)
 	}
-	shared.release((*master).kill)
+	s.owner.Kill()
+}
+
+// children are the scripts running now. Called with s.mu held.
+func (s *Scripts) children() []*scriptChild {
+	var out []*scriptChild
+	for c := range s.live {
+		out = append(out, c)
+	}
+	return out
 }
 
 // killScripts stops the scripts running now (their lines fail); for a
 // waiter that gives up.
 func (s *Scripts) killScripts() {
 	s.mu.Lock()
-	var children []*child
-	for c := range s.live {
-		children = append(children, c)
-	}
+	children := s.children()
 	s.mu.Unlock()
 	for _, c := range children {
 		c.kill()
 	}
-}
-
-// stopMaster stops a master that has died or is no longer used. Called with
-// s.mu held; the stop itself is quick for a master that has exited.
-func (s *Scripts) stopMaster(m *master) {
-	delete(s.masters, m)
-	go m.stop()
 }

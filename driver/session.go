@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sftper/sftper/batch"
+	"github.com/sftper/sftper/proto"
 )
 
 // Session is one sftp child at a time, started at Start or at the first Run
@@ -20,25 +19,31 @@ import (
 // server restarted), the commands in flight get a *ConnError and the next
 // Send starts a fresh child. Session is safe for concurrent use: lines are
 // sent in the order Send is called, and sftp runs them one after another.
+//
+// Its connection owner (owner.go) holds the user's ssh settings; a
+// Session starts no ControlMaster (see connOwner for why).
 type Session struct {
-	cfg Config
+	cfg   Config
+	owner *connOwner
 
 	mu     sync.Mutex
-	c      *child // the current child, nil before the first and after a lost one
+	c      *sessionChild // the current child, nil before the first and after a lost one
 	closed bool
-	live   atomic.Pointer[child] // c, readable without mu for Kill
-
-	settingsOnce sync.Once
+	live   atomic.Pointer[sessionChild] // c, readable without mu for Kill
 }
 
-func (s *Session) setChild(c *child) {
+var _ Conn = (*Session)(nil)
+
+func (s *Session) setChild(c *sessionChild) {
 	s.c = c
 	s.live.Store(c)
 }
 
 // NewSession returns a session that has not started sftp yet.
 func NewSession(cfg Config) *Session {
-	return &Session{cfg: cfg.withDefaults()}
+	s := &Session{cfg: cfg.withDefaults()}
+	s.owner = newConnOwner(&s.cfg)
+	return s
 }
 
 // Start starts sftp and lets it connect in the background, so that the
@@ -110,7 +115,7 @@ var discard = log.New(io.Discard, "", 0)
 
 // connected returns the current child once it is connected, starting a
 // fresh one if there is none or the last one was lost. Called with s.mu held.
-func (s *Session) connected(ctx context.Context) (*child, error) {
+func (s *Session) connected(ctx context.Context) (*sessionChild, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
@@ -121,7 +126,7 @@ func (s *Session) connected(ctx context.Context) (*child, error) {
 	if s.c == nil {
 		c, err := s.spawn()
 		if err != nil {
-			return nil, &ConnError{Msg: err.Error()}
+			return nil, &ConnError{Msg: err.Error(), Kind: proto.KindConnectFailed}
 		}
 		s.setChild(c)
 	}
@@ -130,7 +135,7 @@ func (s *Session) connected(ctx context.Context) (*child, error) {
 	case <-c.ready:
 	case <-ctx.Done():
 		c.kill()
-		return nil, ctx.Err()
+		return nil, ctxError(ctx)
 	}
 	if c.connErr != nil {
 		c.closeSession()
@@ -143,125 +148,35 @@ func (s *Session) connected(ctx context.Context) (*child, error) {
 // Close ends the session cleanly: sftp's input is closed, so it runs what
 // was already sent, says goodbye to the server and exits; it is killed if
 // it has not exited within a few seconds (commands still outstanding then
-// fail). Later Sends fail with ErrClosed. The error, if any, is sftp's
-// unexpected exit status.
+// fail). Later Sends fail with ErrClosed. The error, if any, joins sftp's
+// unexpected exit status (or that it had to be killed) and what the
+// connection owner could not end.
 func (s *Session) Close() error {
 	defer sweeps.Wait() // see sweepParts
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.c == nil {
-		return nil
+	var err error
+	if s.c != nil {
+		err = s.c.closeSession()
+		s.setChild(nil)
 	}
-	err := s.c.closeSession()
-	s.setChild(nil)
-	return err
+	return errors.Join(err, s.owner.Close())
 }
 
 // Kill stops the child at once, without waiting for a Run in progress (which
-// then fails). It is for signals: the caller is about to exit.
+// then fails with an interrupted *ConnError). It is for signals: the caller
+// is about to exit.
 func (s *Session) Kill() {
 	// Not under s.mu: Send holds it while it waits for a connection.
 	if c := s.live.Load(); c != nil {
-		c.kill()
+		c.stop("connection lost: sftper is stopping", proto.KindInterrupted)
 	}
+	s.owner.Kill()
 }
 
-func (s *Session) spawn() (*child, error) {
-	s.settingsOnce.Do(func() { s.cfg.readSettings() })
-	c, err := spawn(&s.cfg, false, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	go c.handshake()
-	return c, nil
-}
-
-// handshake waits for sftp to be connected: the echo of the first marker
-// only comes once ssh has authenticated and sftp has started its command
-// loop. Meanwhile it watches the terminal for questions from ssh, which it
-// refuses, and the clock. Then it goes to the starting directory and reads
-// the working directory's name.
-func (c *child) handshake() {
-	defer close(c.ready)
-	fail := func(msg string) {
-		c.connErr = &ConnError{Msg: msg}
-		c.kill()
-	}
-	timeout := time.NewTimer(c.cfg.ConnectTimeout)
-	defer timeout.Stop()
-	p0 := c.first
-	quiet := time.NewTimer(time.Hour)
-	quiet.Stop()
-	defer quiet.Stop()
-	for connected := false; !connected; {
-		select {
-		case <-p0.done:
-			if p0.err != nil {
-				msg := connectFailed(c.lostReason)
-				if m, ok := c.answers.rejected(); ok {
-					msg = m + "; ssh said: " + c.lostReason
-				}
-				c.connErr = &ConnError{Msg: msg}
-				return
-			}
-			connected = true
-		case <-c.tty.notify:
-			if p, ok := DetectPrompt(c.tty.text()); ok {
-				if reply, ok := c.answers.answer(p); ok {
-					c.tty.answer(reply)
-					quiet.Stop()
-					continue
-				}
-				if msg, ok := c.answers.rejected(); ok {
-					fail(msg)
-					return
-				}
-				if p.Kind != PromptOther {
-					fail(refusal(p))
-					return
-				}
-				// An unknown question may still be arriving in
-				// pieces: act once the terminal has been quiet.
-				quiet.Reset(500 * time.Millisecond)
-			}
-		case <-quiet.C:
-			if p, ok := DetectPrompt(c.tty.text()); ok {
-				fail(refusal(p))
-				return
-			}
-		case <-timeout.C:
-			msg := fmt.Sprintf("connect timed out after %s", c.cfg.ConnectTimeout)
-			c.qmu.Lock()
-			seen := describe(p0.lines, c.tty.text())
-			c.qmu.Unlock()
-			if seen != "" {
-				msg += ": " + seen
-			}
-			fail(msg)
-			return
-		}
-	}
-	logChatter(c.cfg.Log, p0.lines)
-	// ssh has opened its session, and with it made its stderr
-	// non-blocking; see childPipes.
-	c.pipes.restoreBlocking()
-	c.tty.connected()
-	c.watchSSH()
-	cwd, cwdErr, err := startDir(c.cfg, func(line string) ([]string, error) {
-		p, err := c.send(line, nil)
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
-		defer cancel()
-		return p.Wait(ctx)
-	})
-	if err != nil {
-		fail(err.Error())
-		return
-	}
-	c.cwd, c.cwdErr = cwd, cwdErr
+func (s *Session) spawn() (*sessionChild, error) {
+	return startSession(&s.cfg, s.owner.Settings())
 }
 
 // logChatter logs what sftp and ssh printed while connecting (a banner,
@@ -305,74 +220,21 @@ func startDir(cfg *Config, run func(line string) ([]string, error)) (cwd string,
 	return cwd, cwdErr, nil
 }
 
-// refusal is the error for a question sftper will not answer.
-func refusal(p Prompt) string {
+// refusal is the error, and its kind, for a question sftper will not
+// answer. A question sftper does not know is an authentication method's
+// (keyboard-interactive asks what the server likes), so it is auth_failed.
+func refusal(p Prompt) (string, proto.Kind) {
 	switch p.Kind {
 	case PromptHostKey:
 		return "ssh asked to confirm an unknown host key, and sftper never answers that on your behalf. " +
-			acceptAdvice + ". ssh said: " + p.Text
+			acceptAdvice + ". ssh said: " + p.Text, proto.KindHostKeyUnknown
 	case PromptPassword, PromptPassphrase:
 		return fmt.Sprintf("authentication failed: ssh asked for a %s (%q), and sftper has none to give; "+
-			"use a key or an ssh-agent, or give it with --password-file or SFTPER_PASSWORD", p.Kind, p.Text)
+			"use a key or an ssh-agent, or give it with --password-file or SFTPER_PASSWORD", p.Kind, p.Text), proto.KindAuthFailed
 	}
-	return fmt.Sprintf("ssh asked a question sftper does not answer: %q", p.Text)
+	return fmt.Sprintf("ssh asked a question sftper does not answer: %q", p.Text), proto.KindAuthFailed
 }
 
-// stale reports a child that a new command must not use: its handshake
-// failed before the command came, or it has died since the last command.
-func (c *child) stale() bool {
-	select {
-	case <-c.ready:
-		if c.connErr != nil {
-			return true
-		}
-	default:
-		return false
-	}
-	select {
-	case <-c.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// watchSSH ends the session once its ssh has exited while no command is
-// outstanding (see exitwatch.go). With a command outstanding, sftp fails
-// it itself.
-func (c *child) watchSSH() {
-	ssh := childOf(c.cmd.Process.Pid, "ssh")
-	if ssh == 0 {
-		return // not ssh (a -S program of the user's): sftp will say
-	}
-	stop, err := watchExit(ssh, func() {
-		c.qmu.Lock()
-		idle := len(c.queue) == 0
-		c.qmu.Unlock()
-		if idle && !c.closing.Load() {
-			c.cfg.Log.Printf("ssh exited between commands (connection lost); the next command connects again")
-			c.stop("connection lost: ssh exited between commands")
-		}
-	})
-	if err != nil {
-		return
-	}
-	go func() {
-		<-c.exited
-		stop()
-	}()
-}
-
-// closeSession ends the session's sftp cleanly (see child.close) and
-// reports an unexpected exit status.
-func (c *child) closeSession() error {
-	err := c.close()
-	<-c.ready // the handshake ends once the output has
-	if err == nil && c.status != nil && c.connErr == nil {
-		var ee *exec.ExitError
-		if !errors.As(c.status, &ee) || ee.ExitCode() != 0 {
-			err = fmt.Errorf("sftp: %v", c.status)
-		}
-	}
-	return err
-}
+// startDirKind is the kind of a failed startDir: the connection is up,
+// but what was asked of it cannot be done, so none could be made.
+func startDirKind(error) proto.Kind { return proto.KindConnectFailed }

@@ -204,9 +204,21 @@ func TestEarlyConnectFailureIsNotLost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := spawn(&Config{Program: []string{exe}, Destination: "fake", Log: log.New(io.Discard, "", 0)}, batch, nil, nil)
-		if err != nil {
-			t.Fatal(err)
+		cfg := &Config{Program: []string{exe}, Destination: "fake", ConnectTimeout: time.Hour, Log: log.New(io.Discard, "", 0)}
+		var c *process
+		if batch {
+			sc, err := startScript(cfg, Settings{}, nil, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c = sc.process
+		} else {
+			sc, err := startSession(cfg, Settings{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sc.tty.close()
+			c = sc.process
 		}
 		c.qmu.Lock()
 		queued := len(c.queue) == 1 && c.queue[0] == c.first && c.first.connect

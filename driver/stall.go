@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sftper/sftper/proto"
 )
 
 // Requests that never end.
@@ -59,7 +61,7 @@ type stallWatch struct {
 
 // armStall starts timing when a command is queued on an idle child.
 // Called with c.qmu held.
-func (c *child) armStall() {
+func (c *process) armStall() {
 	w := &c.stall
 	if w.off {
 		return
@@ -76,7 +78,7 @@ func (c *child) armStall() {
 // checkStall looks at the child's progress, stops it if a command has gone
 // StallTimeout without any, and looks again later while commands are
 // outstanding.
-func (c *child) checkStall() {
+func (c *process) checkStall() {
 	c.qmu.Lock()
 	if len(c.queue) == 0 || c.lost != nil || c.stall.off {
 		c.qmu.Unlock()
@@ -106,7 +108,7 @@ func (c *child) checkStall() {
 		c.stalled = true
 		why := fmt.Sprintf("timed out: sftp moved no data for %s; it was stopped, "+
 			"and the next request connects again (--stall-timeout sets the limit)", c.cfg.stallTimeout())
-		go c.stop(why) // stop takes qmu
+		go c.stop(why, proto.KindTimeout) // stop takes qmu
 		return
 	}
 	w.timer.Reset(c.cfg.stallTimeout() / stallChecks)

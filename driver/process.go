@@ -2,6 +2,7 @@ package driver
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,84 +17,93 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/creack/pty"
-
 	"github.com/sftper/sftper/batch"
+	"github.com/sftper/sftper/proto"
 )
 
-// child is one sftp process and everything attached to it: a persistent
-// interactive session (Session) or one `sftp -b -` script (Scripts). Both
-// are read the same way: every command line sftper sends is followed by a
-// marker comment, and the marker's echo ends that command's output.
-type child struct {
+// process is one sftp child and the mechanics every kind of child shares:
+// starting it, its pipes, the queue of commands sent and not yet done, the
+// goroutine that routes its output to them, the stall watch (stall.go),
+// and stopping it. Every command line sftper sends is followed by a marker
+// comment, and the marker's echo ends that command's output. The two kinds
+// embed it: sessionChild (session_child.go), a persistent sftp on a
+// pseudo-terminal, and scriptChild (script.go), one `sftp -b -` script.
+type process struct {
 	cfg    *Config
-	script bool // sftp -b -: no terminal, stops at the first failing line
 	cmd    *exec.Cmd
+	cancel context.CancelFunc // kills the process group through cmd.Cancel
 	stdin  *os.File
 	pipes  *childPipes
-	tty    *ttyWatch     // the controlling terminal; nil for a script
 	exited chan struct{} // closed once the process has been waited for
 	status error         // cmd.Wait's result, valid after exited
 
-	nonce string
-	seq   int // of the last marker sent; sends are serialised by the owner
+	nonce  string
+	seq    int    // of the last marker sent; sends are serialised by the owner
+	prefix string // put before every command line: "@" (no echo), and for a session "-" (go on after a failure)
+	// settle, if set, is the kind's own settling of the commands left
+	// when the output ends; it reports whether it settled them (see
+	// process.settle).
+	settleKind func(c *process, queue []*Pending, reason string) bool
 
 	qmu        sync.Mutex
 	queue      []*Pending // sent and not yet complete, in the order sent
 	lost       *ConnError // set when the output has ended: later sends fail with it
 	lostReason string     // why, for the handshake's message
+	lostKind   proto.Kind // the kind ssh's last words showed (a host key refused), if any
 	why        string     // set by stop: the reason to give instead of the exit status
+	whyKind    proto.Kind // and its kind
 
 	ended   chan struct{} // closed when the output has ended and every command is settled
 	closing atomic.Bool   // close has begun
-	unrun   []*Pending    // a script's lines that never ran (an earlier one failed); valid after ended
-	link    *link         // a script's connection (see Scripts)
-	// A script's: whether it has been given its lines, and a watch on its
-	// ssh once connected (nil if there is none to watch). Under qmu.
-	assigned bool
-	ssh      *procWatch
-	watched  chan struct{} // closed once ssh is watched, or found not to be watchable
 
 	stall   stallWatch // under qmu
 	stalled bool       // stopped for want of progress (see stall.go); under qmu
-	first   *Pending   // the connect marker, queued by spawn: done without error once connected
-
-	// Only for a Session: what to answer on the terminal, and the
-	// handshake's outcome, valid after ready.
-	answers *answers
-	ready   chan struct{}
-	connErr *ConnError
-	cwd     string
-	cwdErr  error
+	first   *Pending   // the connect marker, queued by start: done without error once connected
 }
 
-// spawn starts sftp: with the user's program and options, extra options of
-// sftper's own in front of them (so that they win, as ssh keeps the first
-// value of an option), sftper's keep-alive defaults behind them (so that
-// the user's win), and for a script "-b -" after those (so that a
-// BatchMode the user sets wins over the one -b implies).
-func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
+// processSpec is what a kind adds to the sftp command line and the child.
+type processSpec struct {
+	extra    []string // before the user's options, so that they win (ssh keeps the first value)
+	defaults []string // after the user's options, so that theirs win
+	env      []string // added to the environment
+	ctty     *os.File // the controlling terminal's tty end, if any (the caller closes it)
+	prefix   string   // see process.prefix
+	settle   func(c *process, queue []*Pending, reason string) bool
+}
+
+// processKillWait is exec's WaitDelay for every sftp: once sftper has
+// cancelled a child (Cmd.Cancel kills its process group), how long Wait
+// waits before killing sftp itself and giving up on its pipes. The group
+// kill is immediate, so this only matters if the group cannot be
+// signalled; a second is long enough for the kernel to reap it.
+const processKillWait = time.Second
+
+// startProcess starts sftp: with the user's program and options, spec's
+// extra options in front of them, keep-alive defaults and spec's defaults
+// behind them, and "-b -" last (so that a BatchMode the user sets wins
+// over the one -b implies). It queues the connect marker, whose echo
+// means connected, and starts routing the output.
+func startProcess(cfg *Config, settings Settings, spec processSpec) (*process, error) {
 	prog := cfg.Program
 	if len(prog) == 0 {
 		prog = []string{"sftp"}
 	}
-	args := append(append(append([]string{}, prog[1:]...), extra...), cfg.Args...)
-	// Defaults of sftper's that the user's own options override.
-	args = append(args, cfg.keepAlive()...)
-	if !script && cfg.settings["batchmode"] != "yes" {
-		// A session runs sftp in batch mode too, for its quiet output
-		// (no "Uploading ..." line per transfer), but lets ssh ask its
-		// questions on the pty as it would without -b; unless the
-		// user's configuration sets BatchMode itself.
-		args = append(args, "-o", "BatchMode=no")
-	}
+	args := append(append(append([]string{}, prog[1:]...), spec.extra...), cfg.Args...)
+	args = append(args, keepAlive(cfg, settings)...)
+	args = append(args, spec.defaults...)
 	args = append(args, "-b", "-")
 	args = append(args, "--", cfg.Destination)
-	cmd := exec.Command(prog[0], args...)
-	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, prog[0], args...)
+	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), spec.env...))
+	// Stopping a child means stopping sftp and everything it started
+	// (ssh, a ProxyCommand) at once.
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = processKillWait
 
 	pipes, err := newChildPipes()
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.inR, pipes.outW, pipes.errW
@@ -108,30 +117,12 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 	// (runtime.LockOSThread) returns, which nothing in sftper does (the
 	// master relies on the same).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	var ptmx, tty *os.File
-	if !script {
-		// The pty is the controlling terminal: ssh's /dev/tty, where it
-		// asks its questions (see doc.go).
-		if ptmx, tty, err = pty.Open(); err != nil {
-			pipes.closeAll()
-			return nil, fmt.Errorf("open pseudo-terminal: %w", err)
-		}
-		if ptmx, err = pollable(ptmx); err != nil {
-			tty.Close()
-			pipes.closeAll()
-			return nil, err
-		}
-		cmd.ExtraFiles = []*os.File{tty}
+	if spec.ctty != nil {
+		cmd.ExtraFiles = []*os.File{spec.ctty}
 		cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, 3
 	}
-	err = cmd.Start()
-	if tty != nil {
-		tty.Close()
-	}
-	if err != nil {
-		if ptmx != nil {
-			ptmx.Close()
-		}
+	if err := cmd.Start(); err != nil {
+		cancel()
 		pipes.closeAll()
 		return nil, fmt.Errorf("start %s: %w", prog[0], err)
 	}
@@ -141,24 +132,20 @@ func spawn(cfg *Config, script bool, extra, env []string) (*child, error) {
 	if _, err := rand.Read(nonce[:]); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
 	}
-	c := &child{
-		cfg:     cfg,
-		script:  script,
-		cmd:     cmd,
-		stdin:   pipes.inW,
-		pipes:   pipes,
-		exited:  make(chan struct{}),
-		nonce:   hex.EncodeToString(nonce[:]),
-		ended:   make(chan struct{}),
-		ready:   make(chan struct{}),
-		watched: make(chan struct{}),
-	}
-	if ptmx != nil {
-		c.tty = newTTYWatch(ptmx, cfg.Log)
-		c.answers = newAnswers(cfg.Secret)
+	c := &process{
+		cfg:        cfg,
+		cmd:        cmd,
+		cancel:     cancel,
+		stdin:      pipes.inW,
+		pipes:      pipes,
+		exited:     make(chan struct{}),
+		nonce:      hex.EncodeToString(nonce[:]),
+		prefix:     spec.prefix,
+		settleKind: spec.settle,
+		ended:      make(chan struct{}),
 	}
 	// The connect marker is queued before anything is read: ssh may fail
-	// and print why before spawn returns, and what it prints then is the
+	// and print why before start returns, and what it prints then is the
 	// reason for the connect failure, not a stray warning.
 	c.first = newPending("", c.kill)
 	c.first.connect = true
@@ -190,7 +177,7 @@ const outputLinger = 2 * time.Second
 // own; anything still to come is of no use), else once outputLinger has
 // passed with nothing left unread in the pipe (route may be slow to read
 // on a busy machine, and what is in the pipe is sftp's).
-func (c *child) endOutput() {
+func (c *process) endOutput() {
 	c.qmu.Lock()
 	stopped := c.why != ""
 	c.qmu.Unlock()
@@ -244,22 +231,7 @@ func childEnv(env []string) []string {
 	return out
 }
 
-// pollable returns f as a non-blocking, poller-registered file, so that
-// closing it interrupts a blocked Read. (pty.Open hands out a blocking file.)
-func pollable(f *os.File) (*os.File, error) {
-	defer f.Close()
-	fd, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, fmt.Errorf("dup pty: %w", errno)
-	}
-	if err := syscall.SetNonblock(int(fd), true); err != nil {
-		syscall.Close(int(fd))
-		return nil, fmt.Errorf("pty non-blocking: %w", err)
-	}
-	return os.NewFile(fd, f.Name()), nil
-}
-
-func (c *child) marker(seq int) string {
+func (c *process) marker(seq int) string {
 	return fmt.Sprintf("# sftper-%s-%d", c.nonce, seq)
 }
 
@@ -267,7 +239,7 @@ func (c *child) marker(seq int) string {
 // returns the text to write: the command line (none for "") and the
 // marker. "@" stops sftp from echoing the command: only the marker's echo
 // is needed, and every line sftp prints costs a wake-up on both sides.
-func (c *child) enqueue(p *Pending) (string, error) {
+func (c *process) enqueue(p *Pending) (string, error) {
 	c.seq++
 	m := c.marker(c.seq)
 	p.marker = "sftp> " + m
@@ -275,7 +247,7 @@ func (c *child) enqueue(p *Pending) (string, error) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	if c.lost != nil {
-		return "", &ConnError{Msg: c.lost.Msg}
+		return "", &ConnError{Msg: c.lost.Msg, Kind: c.lost.Kind}
 	}
 	c.queue = append(c.queue, p) // before writing: the output may come at once
 	if len(c.queue) == 1 {
@@ -284,17 +256,11 @@ func (c *child) enqueue(p *Pending) (string, error) {
 	if p.line == "" {
 		return m + "\n", nil
 	}
-	prefix := "@"
-	if !c.script {
-		// In a session a failed command must not end sftp, as -b
-		// would: "-" lets it go on.
-		prefix = "-@"
-	}
-	return prefix + p.line + "\n" + m + "\n", nil
+	return c.prefix + p.line + "\n" + m + "\n", nil
 }
 
 // send queues a command line and writes it to sftp.
-func (c *child) send(line string, keep LineFunc) (*Pending, error) {
+func (c *process) send(line string, keep LineFunc) (*Pending, error) {
 	p := newPending(line, c.kill)
 	p.take = keep
 	text, err := c.enqueue(p)
@@ -330,7 +296,7 @@ const (
 // the script is over, the connection was lost, or it was stopped), every
 // command still outstanding is settled (see settle). Reading and routing in
 // one goroutine saves a hand-off per line.
-func (c *child) route(out *os.File) {
+func (c *process) route(out *os.File) {
 	br := bufio.NewReaderSize(out, 64<<10)
 	for {
 		ln, err := br.ReadString('\n')
@@ -353,10 +319,14 @@ func (c *child) route(out *os.File) {
 		head = c.queue[0].lines
 	}
 	c.qmu.Unlock()
-	reason := c.exitReason(head)
+	reason, kind := c.exitReason(head)
 	c.qmu.Lock()
-	c.lost = &ConnError{Msg: "connection lost: " + reason, Sent: true}
-	c.lostReason = reason
+	lostKind := proto.KindConnectionLost
+	if c.why != "" {
+		lostKind = c.whyKind
+	}
+	c.lost = &ConnError{Msg: "connection lost: " + reason, Sent: true, Kind: lostKind}
+	c.lostReason, c.lostKind = reason, kind
 	queue := c.queue
 	c.queue = nil
 	c.qmu.Unlock()
@@ -367,7 +337,7 @@ func (c *child) route(out *os.File) {
 // routeLine hands one line to the oldest outstanding command. If the line
 // is that command's marker, the command is complete, and routeLine returns
 // how many commands are still outstanding; otherwise it returns -1.
-func (c *child) routeLine(ln string) int {
+func (c *process) routeLine(ln string) int {
 	c.qmu.Lock()
 	if len(c.queue) == 0 {
 		c.qmu.Unlock()
@@ -398,106 +368,99 @@ func (c *child) routeLine(ln string) int {
 	return -1
 }
 
-// settle finishes the commands still outstanding when the output has ended.
-//
-// A session only ends when it is lost, so they all fail. A script ends
-// when it has run every line (status 0), or when a line failed: then sftp
-// stops there with status 1, having printed its reason, and runs nothing
-// after it. So with status 1 the first outstanding line is the one that
-// failed; it gets what sftp printed for it, and the lines after it are put
-// aside unrun for the owner to run again. Anything else (status 255: ssh
-// could not connect or lost the connection, a signal, no connection ever
-// made) fails them all.
-func (c *child) settle(queue []*Pending, reason string) {
+// settle finishes the commands still outstanding when the output has
+// ended. The kind settles them first if it has a way of its own (a
+// script's status 1, a script that never connected); otherwise they all
+// fail: with the reason sftper stopped the child for, if it did, else as a
+// lost connection.
+func (c *process) settle(queue []*Pending, reason string) {
 	if len(queue) == 0 {
 		return
 	}
-	connected := !c.script || !queue[0].connect // a script's first marker comes once connected
-	c.qmu.Lock()
-	stopped, stalled := c.why != "", c.stalled
-	c.qmu.Unlock()
-	if c.script && connected && !stopped {
-		var ee *exec.ExitError
-		if errors.As(c.status, &ee) && ee.ExitCode() == 1 {
-			head := queue[0]
-			why := strings.Join(batch.Messages(head.lines), "; ")
-			if why == "" {
-				head.err = fmt.Errorf("sftp stopped at %q with status 1 without saying why", head.line)
-				why = head.err.Error()
-			}
-			// Which line of the script failed, for whoever reads the
-			// log; the request's own result carries sftp's reason.
-			steps := c.seq - 1 // the first marker is not a step
-			c.cfg.Log.Printf("batch: script step %d of %d failed and sftp stopped there (%s); %d later step(s) go to the next script",
-				steps-len(queue)+1, steps, why, len(queue)-1)
-			close(head.done)
-			c.unrun = slices.Clone(queue[1:]) // not the failed head's array
-			return
-		}
+	if c.settleKind != nil && c.settleKind(c, queue, reason) {
+		return
 	}
-	switch {
-	case stopped: // reason is why it was stopped
-	case !connected:
-		reason = connectFailed(reason)
-	default:
+	kind := proto.KindConnectionLost
+	c.qmu.Lock()
+	if c.why != "" {
+		kind = c.whyKind // reason is why it was stopped
+	} else {
 		reason = "connection lost: " + reason
 	}
+	c.qmu.Unlock()
+	c.failAll(queue, reason, kind, true)
+}
+
+// failAll fails every command of queue with msg and kind; connected says
+// whether the first can have started (only the first can have). After a
+// stall, the commands behind the one that timed out never ran, and say so.
+func (c *process) failAll(queue []*Pending, msg string, kind proto.Kind, connected bool) {
+	c.qmu.Lock()
+	stalled := c.stalled
+	c.qmu.Unlock()
 	for i, p := range queue {
-		msg := reason
+		m, k := msg, kind
 		if stalled && i > 0 {
-			msg = "not run: sftp was stopped because the request before it timed out (sftp moved no data for " +
+			m = "not run: sftp was stopped because the request before it timed out (sftp moved no data for " +
 				c.cfg.stallTimeout().String() + ")"
+			k = proto.KindConnectionLost
 		}
-		// Only the first outstanding line can have started.
-		p.err = &ConnError{Msg: msg, Sent: i == 0 && connected}
+		p.err = &ConnError{Msg: m, Sent: i == 0 && connected, Kind: k}
 		close(p.done)
 	}
 }
 
-// connectFailed is the message for a connection that could not be made,
-// from ssh's reason.
-func connectFailed(reason string) string {
-	if strings.Contains(reason, "Permission denied (") {
-		return "authentication failed: " + reason
-	}
-	return "connect failed: " + reason
+// stopped reports whether sftper stopped the child on purpose.
+func (c *process) stopped() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.why != ""
 }
 
-// stop kills the child, giving why as the reason for the commands it fails.
-func (c *child) stop(why string) {
+// stop kills the child, giving why (of kind) as the reason for the
+// commands it fails.
+func (c *process) stop(why string, kind proto.Kind) {
 	c.qmu.Lock()
 	if c.why == "" {
-		c.why = why
+		c.why, c.whyKind = why, kind
 	}
 	c.qmu.Unlock()
 	c.kill()
 }
 
-// exitReason waits briefly for the child to exit after its output ended and
-// says why it ended, from what it printed and its exit status.
-func (c *child) exitReason(seen []string) string {
+// exitWait bounds the wait for the child to exit once its output has
+// ended. sftp ends its output by exiting (so does everything holding the
+// pipe, but a master: see endOutput), so this only covers a child that
+// closed its output and hangs; it is then killed.
+const exitWait = 5 * time.Second
+
+// exitReason waits for the child to exit after its output ended and says
+// why it ended, from what it printed and its exit status, with the kind
+// when that shows ssh refused the server's host key.
+func (c *process) exitReason(seen []string) (string, proto.Kind) {
 	select {
 	case <-c.exited:
-	case <-time.After(5 * time.Second):
+	case <-time.After(exitWait):
 		c.kill()
 		<-c.exited
 	}
 	c.qmu.Lock()
-	why := c.why
+	why, whyKind := c.why, c.whyKind
 	c.qmu.Unlock()
 	if why != "" {
-		return why
+		return why, whyKind
 	}
 	what := describe(seen, "")
-	if msg, ok := hostKeyFailure(decoded(seen), ""); ok {
+	msg, kind, ok := hostKeyFailure(decoded(seen), "")
+	if ok {
 		what = msg
 	}
 	status := exitStatus("sftp", c.cmd.ProcessState)
 	var ee *exec.ExitError
-	if c.status != nil && !errors.As(c.status, &ee) {
+	if c.status != nil && !errors.As(c.status, &ee) && !errors.Is(c.status, context.Canceled) {
 		status = c.status.Error() // waiting failed, not the process
 	}
-	return withStatus(what, status)
+	return withStatus(what, status), kind
 }
 
 // exitStatus says how process name ended.
@@ -539,37 +502,45 @@ func describe(lines []string, tty string) string {
 	return strings.Join(parts, "; ")
 }
 
-// kill stops sftp and everything it started (ssh, a ProxyCommand) at once.
-func (c *child) kill() {
-	// Safe after the child has been reaped too: a process group's
-	// number is not given to a new process while any member of the group
-	// lives, and once none does the kill finds nothing.
-	syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+// kill stops sftp and everything it started (ssh, a ProxyCommand) at once:
+// cancelling the command's context makes exec run cmd.Cancel, which kills
+// the process group. Once sftp has been reaped exec cancels nothing, and
+// what is left of its group (an ssh slow to die) is killed directly: a
+// process group's number is not given to a new process while any member
+// lives, and once none does the kill finds nothing.
+func (c *process) kill() {
+	c.cancel()
+	select {
+	case <-c.exited:
+		signalGroup(c.cmd.Process.Pid, syscall.SIGKILL)
+	default:
+	}
 	c.stdin.Close()
 }
 
-// close ends sftp cleanly: on EOF it runs what it was sent, closes the SFTP
-// session and ssh says goodbye to the server. If it does not exit in time
-// it is terminated, then killed.
-func (c *child) close() error {
+// closeGrace is how long sftp has, after the end of its input, to run what
+// it was sent, close its SFTP session and let ssh say goodbye to the
+// server: a round trip or two, and a few for a command that was already
+// finishing. A child that takes longer is hung, and is killed.
+const closeGrace = 5 * time.Second
+
+// close ends sftp cleanly: on EOF it runs what it was sent and exits. If it
+// has not within closeGrace, it is killed (the commands still outstanding
+// fail), and the error says so. It returns once the output has ended and
+// every command is settled.
+func (c *process) close() error {
 	c.closing.Store(true) // ssh exits next, and that is no loss
 	c.stdin.Close()
 	var err error
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
 	select {
 	case <-c.exited:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-c.exited:
-		case <-time.After(2 * time.Second):
-		}
-		err = fmt.Errorf("sftp did not exit within 5 s of the end of its input")
+	case <-t.C:
+		err = fmt.Errorf("sftp did not exit within %s of the end of its input and was killed", closeGrace)
 	}
-	c.kill() // stragglers in the process group
+	c.kill() // stragglers in the process group, or sftp itself
 	<-c.exited
 	<-c.ended
-	if c.tty != nil {
-		c.tty.close()
-	}
 	return err
 }
