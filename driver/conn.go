@@ -182,6 +182,11 @@ func newPending(line string, kill func()) *Pending {
 // then fails) and the error is ctx's (see ctxError).
 func (p *Pending) Wait(ctx context.Context) ([]string, error) {
 	select {
+	case <-p.done: // done is done, even when ctx has ended too
+		return p.lines, p.err
+	default:
+	}
+	select {
 	case <-p.done:
 		return p.lines, p.err
 	case <-ctx.Done():
