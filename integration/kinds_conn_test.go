@@ -208,10 +208,8 @@ func testKindsConnectionLost(t *testing.T, m mode) {
 // driver fails what it was running as interrupted (Conn.Kill; a wait that
 // the signal's cancellation ended is interrupted too), which driver's
 // TestKillInterrupts proves. The result written here is the request
-// pipeline's: main.go today replaces it with "interrupted: sftper is
-// stopping" and no data; the pipeline that replaces main.go's loop gives it
-// data.kind "interrupted". Until then a result without a kind passes, one
-// with any other kind fails.
+// pipeline's: "interrupted: sftper is stopping", data.kind "interrupted",
+// for a request that had not finished when the signal came.
 func TestKindsInterrupted(t *testing.T) { eachMode(t, testKindsInterrupted) }
 
 func testKindsInterrupted(t *testing.T, m mode) {
