@@ -212,3 +212,7 @@ func (e *waitEnded) ErrorKind() proto.Kind {
 	}
 	return proto.KindInterrupted
 }
+
+// Done is closed when sftp is done with the command (Wait then returns at
+// once).
+func (p *Pending) Done() <-chan struct{} { return p.done }

@@ -55,7 +55,7 @@ import (
 // well-formed owner file is never removed: it may be one that a live
 // sftper is making right now, or another program's. Nothing can still be
 // writing a dead sftper's download: sftp children die with sftper
-// (Pdeathsig, in spawn), and so does the master.
+// (Pdeathsig, in process.go), and so does the master.
 //
 // When: the first time a GET writes into a directory, that directory is
 // swept, once per directory per run (sweepParts); the first time batch
@@ -453,13 +453,16 @@ func removeDir(p string) bool {
 	return os.Remove(p) == nil
 }
 
-// logOf is where c logs.
-func logOf(c Conn) func(string, ...any) {
-	switch c := c.(type) {
-	case *Session:
-		return c.cfg.Log.Printf
-	case *Scripts:
-		return c.cfg.Log.Printf
-	}
-	return discard.Printf
-}
+// The GET download files, for package command.
+
+// PartName names a GET's download file, beside its destination: see
+// leftovers.go for the name's form and who may remove it.
+func PartName() string { return partName() }
+
+// PartNameMax is the longest name PartName gives.
+const PartNameMax = partNameMax
+
+// SweepParts removes the downloads of dead sftpers from dir, the first
+// time it is called for dir in this run, in the background; Close of either
+// Conn waits for the sweeps.
+func SweepParts(dir string, logf func(string, ...any)) { sweepParts(dir, logf) }
