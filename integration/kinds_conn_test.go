@@ -178,9 +178,19 @@ func testKindsTimeout(t *testing.T, m mode) {
 func TestKindsConnectionLost(t *testing.T) { eachMode(t, testKindsConnectionLost) }
 
 func testKindsConnectionLost(t *testing.T, m mode) {
+	server, s := putInFlight(t, m)
+	if n, err := server.KillConnections(); err != nil || n == 0 {
+		t.Fatalf("killed %d connections: %v", n, err)
+	}
+	wantKind(t, s.inFlightResult(t), "connection_lost")
+	s.finish()
+}
+
+// putInFlight starts sftper on a server of its own with a 4 MiB PUT
+// running, slowed to 2000 Kbit/s (about 16 s): time enough to cut it off
+// in the middle. It returns once the remote file exists.
+func putInFlight(t *testing.T, m mode) (*sshdtest.Server, *sftper) {
 	server := startServer(t, sshdtest.Options{})
-	// 2000 Kbit/s: a 4 MiB upload takes about 16 s, time enough to cut
-	// the connection in the middle.
 	s := start(t, runOpts{mode: m, framing: client.Text, server: server},
 		"--sftp-command", "sftp -l 2000", "-F", server.SSHConfig, sshdtest.Alias)
 	s.must("ok", listdir("."))
@@ -189,9 +199,12 @@ func testKindsConnectionLost(t *testing.T, m mode) {
 		t.Fatal(err)
 	}
 	waitForFile(t, filepath.Join(server.Home, "big"))
-	if n, err := server.KillConnections(); err != nil || n == 0 {
-		t.Fatalf("killed %d connections: %v", n, err)
-	}
+	return server, s
+}
+
+// inFlightResult reads the result of the request putInFlight started.
+func (s *sftper) inFlightResult(t *testing.T) client.Result {
+	t.Helper()
 	b, err := s.p.Recv(reqTimeout)
 	if err != nil {
 		t.Fatalf("no result for the PUT in flight: %v", err)
@@ -200,8 +213,7 @@ func testKindsConnectionLost(t *testing.T, m mode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, res, "connection_lost")
-	s.finish()
+	return res
 }
 
 // TestKindsInterrupted: SIGTERM to sftper with a request in flight. The
@@ -213,26 +225,11 @@ func testKindsConnectionLost(t *testing.T, m mode) {
 func TestKindsInterrupted(t *testing.T) { eachMode(t, testKindsInterrupted) }
 
 func testKindsInterrupted(t *testing.T, m mode) {
-	server := startServer(t, sshdtest.Options{})
-	s := start(t, runOpts{mode: m, framing: client.Text, server: server},
-		"--sftp-command", "sftp -l 2000", "-F", server.SSHConfig, sshdtest.Alias)
-	s.must("ok", listdir("."))
-	writeFile(t, nil, filepath.Join(s.dir, "big"), bytes.Repeat([]byte("z"), 4<<20))
-	if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"big","dest":"big"}}`), reqTimeout); err != nil {
-		t.Fatal(err)
-	}
-	waitForFile(t, filepath.Join(server.Home, "big"))
+	_, s := putInFlight(t, m)
 	if err := s.p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.p.Recv(reqTimeout)
-	if err != nil {
-		t.Fatalf("no result for the PUT in flight: %v", err)
-	}
-	res, err := client.Decode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := s.inFlightResult(t)
 	if res.Status != "error" || !strings.Contains(res.Message, "interrupted") {
 		t.Errorf("%s, want an error saying the request was interrupted", res.Raw)
 	}
