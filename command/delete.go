@@ -26,7 +26,7 @@ func startDelete(e *env, op Delete) step {
 	if err := batch.CheckPath(op.Path); err != nil {
 		return finished(Result{}, refuse(err))
 	}
-	target, err := e.conn.Resolve(e.ctx, op.Path)
+	target, err := e.resolve(op.Path)
 	if err != nil {
 		return finished(Result{}, err)
 	}

@@ -53,7 +53,7 @@ func startGet(e *env, op Get) step {
 	dir := filepath.Dir(dest)
 	name := driver.PartName() // named for sftper: see driver/leftovers.go
 	tmp := filepath.Join(dir, name)
-	source, err := e.conn.Resolve(e.ctx, op.Source)
+	source, err := e.resolve(op.Source)
 	if err != nil {
 		return finished(Result{}, err)
 	}

@@ -29,7 +29,7 @@ func startListDir(e *env, op ListDir) step {
 	if err := batch.CheckPath(op.Path); err != nil {
 		return finished(Result{}, refuse(err))
 	}
-	dir, err := e.conn.Resolve(e.ctx, op.Path)
+	dir, err := e.resolve(op.Path)
 	if err != nil {
 		return finished(Result{}, err)
 	}

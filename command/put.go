@@ -49,7 +49,7 @@ func startPut(e *env, op Put) step {
 	if err := batch.CheckPath(op.Dest); err != nil {
 		return finished(Result{}, refuse(err))
 	}
-	dest, err := e.conn.Resolve(e.ctx, op.Dest)
+	dest, err := e.resolve(op.Dest)
 	if err != nil {
 		return fail(err)
 	}
@@ -76,7 +76,8 @@ func putDone(op Put, src string, size int64, out []string, err error) (Result, e
 	if err != nil {
 		state := partial
 		var ce *driver.ConnError
-		if errors.As(err, &ce) && !ce.Sent {
+		var ns *NotSent
+		if errors.As(err, &ns) || errors.As(err, &ce) && !ce.Sent {
 			state = unchanged
 		}
 		return Result{}, &StateError{Remote: state, Err: err}

@@ -186,19 +186,39 @@ func finished(res Result, err error) step { return step{res: res, err: err} }
 
 // send sends line and finishes with finish once sftp is done with it. keep,
 // if not nil, takes output lines as they come (see driver.LineFunc). If
-// the line cannot be sent, finish gets the reason, as a *driver.ConnError.
+// the line cannot be sent, finish gets the reason wrapped in a *NotSent
+// (a plain error becomes a *driver.ConnError first).
 func (e *env) send(line string, keep driver.LineFunc, finish func(out []string, err error) (Result, error)) step {
 	p, err := e.conn.Send(e.ctx, line, keep)
 	if err != nil {
 		var ce *driver.ConnError
 		if !errors.As(err, &ce) && e.ctx.Err() == nil {
-			err = &driver.ConnError{Msg: err.Error()} // nothing was sent
+			err = &driver.ConnError{Msg: err.Error()}
 		}
-		res, err := finish(nil, err)
+		res, err := finish(nil, &NotSent{Err: err})
 		return finished(res, err)
 	}
 	return step{sent: p, finish: finish}
 }
+
+// resolve makes a remote path absolute (see driver.Conn.Resolve). A
+// relative path that this connection can never use is refused.
+func (e *env) resolve(p string) (string, error) {
+	abs, err := e.conn.Resolve(e.ctx, p)
+	var rel *driver.RelativePathError
+	if errors.As(err, &rel) {
+		return "", refuse(err)
+	}
+	return abs, err
+}
+
+// NotSent is the failure of a request whose line never reached sftp (no
+// connection, or sftper stopping while it waited for one): it can have
+// changed nothing on the server.
+type NotSent struct{ Err error }
+
+func (e *NotSent) Error() string { return e.Err.Error() }
+func (e *NotSent) Unwrap() error { return e.Err }
 
 // job is a Job.
 type job struct {

@@ -142,7 +142,11 @@ const termAgain = 250 * time.Millisecond
 // from the temporary name, then channel_new, which logs). The error is an
 // *errNoSharing when the master could not offer sharing (the socket could
 // not be made), a *ConnError (with its Kind) when ssh could not connect.
-func startMaster(cfg *Config, settings Settings, socket string, timeout time.Duration, env []string) (*master, error) {
+//
+// started, called as soon as ssh runs, lets the owner keep the master
+// among those a Kill ends while it is still connecting; if it returns
+// false (the owner is ending), the master is killed and startMaster fails.
+func startMaster(cfg *Config, settings Settings, socket string, timeout time.Duration, env []string, started func(*master) bool) (*master, error) {
 	args := []string{
 		// sftp forces these for its own ssh; the master must not
 		// forward anything either.
@@ -192,6 +196,11 @@ func startMaster(cfg *Config, settings Settings, socket string, timeout time.Dur
 	m.watch, _ = watchProc(cmd.Process.Pid)
 	readDone := make(chan struct{})
 	go m.readStderr(errR, cfg, readDone)
+	if !started(m) {
+		m.kill()
+		go func() { cmd.Wait(); <-readDone }()
+		return nil, stoppingError()
+	}
 	go func() {
 		cmd.Wait()
 		<-readDone
@@ -379,14 +388,24 @@ func (m *master) stop() error {
 	default:
 		termed = true
 		m.cancel()
-		t := time.NewTimer(termAgain)
+		again := time.NewTimer(termAgain)
+		grace := time.NewTimer(masterStopGrace)
 		select {
 		case <-m.exited:
-		case <-t.C:
+		case <-again.C:
 			signalGroup(m.cmd.Process.Pid, syscall.SIGTERM)
-			<-m.exited // WaitDelay kills it at masterStopGrace
+			select {
+			case <-m.exited:
+			case <-grace.C:
+				// The whole group: a ProxyCommand that ignores
+				// SIGTERM holds ssh's stderr, and so m.exited, as
+				// long as it lives (WaitDelay kills ssh alone).
+				signalGroup(m.cmd.Process.Pid, syscall.SIGKILL)
+				<-m.exited
+			}
 		}
-		t.Stop()
+		again.Stop()
+		grace.Stop()
 	}
 	m.cancel()
 	signalGroup(m.cmd.Process.Pid, syscall.SIGKILL) // stragglers

@@ -202,7 +202,24 @@ func (o *connOwner) Master() (*master, error) {
 	socket := filepath.Join(o.dir, "cm"+strconv.Itoa(o.nsock))
 	askpass := o.askpass
 	o.mu.Unlock()
-	m, err := startMaster(o.cfg, settings, socket, o.cfg.ConnectTimeout, env)
+	var starting *master
+	m, err := startMaster(o.cfg, settings, socket, o.cfg.ConnectTimeout, env, func(m *master) bool {
+		// Kept from the start, so that a Kill while it connects ends
+		// it (with its ProxyCommand) at once.
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.closed {
+			return false
+		}
+		starting = m
+		o.masters[m] = true
+		return true
+	})
+	if err != nil && starting != nil {
+		o.mu.Lock()
+		delete(o.masters, starting) // startMaster has stopped it
+		o.mu.Unlock()
+	}
 	var ns *errNoSharing
 	var ce *ConnError
 	switch {
@@ -226,7 +243,6 @@ func (o *connOwner) Master() (*master, error) {
 		m.kill()
 		return nil, stoppingError()
 	}
-	o.masters[m] = true
 	return m, nil
 }
 

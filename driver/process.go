@@ -502,19 +502,17 @@ func describe(lines []string, tty string) string {
 	return strings.Join(parts, "; ")
 }
 
-// kill stops sftp and everything it started (ssh, a ProxyCommand) at once:
-// cancelling the command's context makes exec run cmd.Cancel, which kills
-// the process group. Once sftp has been reaped exec cancels nothing, and
-// what is left of its group (an ssh slow to die) is killed directly: a
-// process group's number is not given to a new process while any member
-// lives, and once none does the kill finds nothing.
+// kill stops sftp and everything it started (ssh, a ProxyCommand) at once,
+// by killing its process group: a group's number is not given to a new
+// process while any member lives, and once none does the kill finds
+// nothing.
 func (c *process) kill() {
+	// Directly, not through exec's goroutine that cmd.Cancel runs in: a
+	// caller about to exit, or to report a request as not done, must not
+	// leave sftp running the lines it has already read. The cancel lets
+	// exec's Wait know.
+	signalGroup(c.cmd.Process.Pid, syscall.SIGKILL)
 	c.cancel()
-	select {
-	case <-c.exited:
-		signalGroup(c.cmd.Process.Pid, syscall.SIGKILL)
-	default:
-	}
 	c.stdin.Close()
 }
 

@@ -105,9 +105,21 @@ func (s *Session) Resolve(ctx context.Context, p string) (string, error) {
 // be read exactly (cwdErr).
 func resolve(cwd string, cwdErr error, p string) (string, error) {
 	if cwdErr != nil {
-		return "", &ConnError{Msg: fmt.Sprintf("relative path %q cannot be used: %v; use an absolute path", p, cwdErr)}
+		return "", &RelativePathError{Path: p, Why: cwdErr}
 	}
 	return batch.Join(cwd, p), nil
+}
+
+// RelativePathError is a relative path on a connection whose working
+// directory's name could not be read exactly: no request with a relative
+// path can succeed on it, and the connection is fine.
+type RelativePathError struct {
+	Path string
+	Why  error
+}
+
+func (e *RelativePathError) Error() string {
+	return fmt.Sprintf("relative path %q cannot be used: %v; use an absolute path", e.Path, e.Why)
 }
 
 // discard is the logger of a Config without one.
