@@ -1,0 +1,17 @@
+// Package sftpwire speaks SFTP version 3 (draft-ietf-secsh-filexfer-02,
+// the version OpenSSH speaks) on a stream of packets: the packets' bytes
+// (packet.go), file attributes (attrs.go), status codes and what they mean
+// (status.go), and a small client (client.go) that sends the requests
+// sftper needs no `sftp` command for: reading attributes and directories.
+//
+// It knows nothing of ssh: the stream is whatever carries an SFTP
+// subsystem (an ssh channel's stdin and stdout; in tests, a server program
+// run directly). Every length read from the peer is checked against what
+// is left of its packet before anything is allocated for it, and a packet
+// longer than MaxPacket is refused, so a hostile or broken server can cost
+// at most MaxPacket bytes per packet.
+//
+// Names and paths are Go strings holding the exact bytes the server sent
+// or is to get: SFTP v3 does not say they are UTF-8, and servers on Unix
+// send whatever bytes the file system holds.
+package sftpwire
