@@ -3,12 +3,14 @@ package command
 // Hazards: which requests must not overlap.
 //
 // sftp carries out its lines one after another, in the order they were
-// sent, so whatever a request does through its sftp line is ordered with
-// every other request's line for free. What is not ordered is sftper's own
-// work after a line is done, while later lines already run: a GET renames
-// its download into place, a failed LISTDIR asks sftp a second question.
-// A later request whose line or local checks touch what that work touches
-// must wait for it. Each command declares its effects; conflicts decides.
+// sent, and the driver keeps the calls on the attribute channel (STAT,
+// LSTAT, LISTDIR) in that same order with the lines (driver/gate.go): so
+// whatever a request does on the connection is ordered with every other
+// request's for free. What is not ordered is sftper's own work after the
+// connection is done with a request, while later requests already run: a
+// GET renames its download into place. A later request whose line or
+// local checks touch what that work touches must wait for it. Each
+// command declares its effects; conflicts decides.
 //
 // After-effects of two requests never race each other: results are
 // finished one at a time, in request order (Job.Result). A later change

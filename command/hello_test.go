@@ -30,6 +30,14 @@ func (c *fakeConn) Send(ctx context.Context, line string, keep driver.LineFunc) 
 	return nil, &driver.ConnError{Msg: "connect failed: no route", Kind: proto.KindConnectFailed}
 }
 
+func (c *fakeConn) Attrs(ctx context.Context, f driver.AttrFunc) *driver.Call {
+	c.sends++
+	if c.t != nil {
+		c.t.Error("Attrs called")
+	}
+	return driver.CallDone(nil, &driver.ConnError{Msg: "connect failed: no route", Kind: proto.KindConnectFailed})
+}
+
 func (c *fakeConn) Resolve(ctx context.Context, p string) (string, error) {
 	return filepath.Join("/home/u", p), nil
 }
@@ -55,7 +63,7 @@ func TestHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"status":"ok","message":"sftper 9.8.7, protocol 1, batch mode","data":{"sftper":"9.8.7","protocol":1,"commands":["DELETE","GET","HELLO","LISTDIR","PUT"],"mode":"batch"}}`
+	want := `{"status":"ok","message":"sftper 9.8.7, protocol 1, batch mode","data":{"sftper":"9.8.7","protocol":1,"commands":["DELETE","GET","HELLO","LISTDIR","LSTAT","PUT","STAT"],"mode":"batch"}}`
 	if string(got) != want {
 		t.Errorf("HELLO:\n got %s\nwant %s", got, want)
 	}
@@ -81,7 +89,9 @@ func TestAnsweredAtOnce(t *testing.T) {
 			`local source "` + dir + `" is not a regular file`, `{"kind":"local","remote":"unchanged"}`},
 		{"unsafe PUT dest", Put{Source: file, Dest: "a\nb"}, proto.StatusFail, "", "null"},
 		{"unsafe GET source", Get{Source: "a\nb", Dest: file}, proto.StatusFail, "", "null"},
-		{"unsafe LISTDIR", ListDir{Path: "a\nb"}, proto.StatusFail, "", "null"},
+		{"LISTDIR of a path with NUL", ListDir{Path: "a\x00b"}, proto.StatusFail, `path "a\x00b" holds a NUL byte, which no file name can hold`, "null"},
+		{"STAT of a path with NUL", Stat{Path: "/a\x00"}, proto.StatusFail, `path "/a\x00" holds a NUL byte, which no file name can hold`, "null"},
+		{"LSTAT of a path with NUL", Lstat{Path: "\x00"}, proto.StatusFail, `path "\x00" holds a NUL byte, which no file name can hold`, "null"},
 		{"unsafe DELETE", Delete{Path: "a\nb"}, proto.StatusFail, "", "null"},
 		{"not from the table", otherOp{}, proto.StatusFail, "command OTHER is not supported", "null"},
 	}

@@ -1,15 +1,20 @@
 package command
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
-	"github.com/sftper/sftper/batch"
-	"github.com/sftper/sftper/driver"
 	"github.com/sftper/sftper/proto"
+	"github.com/sftper/sftper/sftpwire"
 )
 
-// LISTDIR {"path": REMOTE} lists a remote directory.
-var listDirCommand = entry("LISTDIR", decodeListDir, listDirEffects, startListDir)
+// LISTDIR {"path": REMOTE} lists a remote directory, on the attribute
+// channel (driver/attrs.go): every name exactly as the server sent it,
+// with its attributes exactly as sent (lstat's: a symlink as itself).
+var listDirCommand = entry("LISTDIR", decodeListDir, statEffects[ListDir], startListDir)
 
 // ListDir lists the remote directory Path.
 type ListDir struct{ Path string }
@@ -18,76 +23,81 @@ func (ListDir) Name() string { return "LISTDIR" }
 
 func decodeListDir(a *proto.Args) ListDir { return ListDir{Path: a.Str("path")} }
 
-// A LISTDIR reads on the server in its line and, if that fails, again
-// after it (whyNotListed), and a later request must not change what that
-// second question sees.
-func listDirEffects(ListDir) []Effect { return listDirEffectList }
-
-var listDirEffectList = []Effect{{Access: Read, Place: Remote}, {Access: Read, Place: Remote, After: true}}
+// Entry is one entry of a listing.
+type Entry struct {
+	Name proto.Name `json:"name"`
+	Attrs
+}
 
 func startListDir(e *env, op ListDir) step {
-	if err := batch.CheckPath(op.Path); err != nil {
-		return finished(Result{}, refuse(err))
-	}
-	dir, err := e.resolve(op.Path)
+	dir, err := e.wirePath(op.Path)
 	if err != nil {
 		return finished(Result{}, err)
 	}
-	l, err := batch.NewListing(dir)
-	if err != nil {
-		return finished(Result{}, refuse(err))
-	}
-	// Entries are parsed as sftp prints them; only they are kept.
-	return e.send(l.Line, l.Add, func(out []string, err error) (Result, error) {
-		return e.listed(op, l, out, err)
-	})
-}
-
-// listed reads what is left of sftp's output for the listing l once
-// l.Add has taken the entries: nothing, or sftp's messages.
-func (e *env) listed(op ListDir, l *batch.Listing, out []string, err error) (Result, error) {
-	if err != nil {
-		return Result{}, err
-	}
-	msgs := batch.Messages(out)
-	if len(msgs) == 0 {
-		entries, err := l.Result()
+	return e.call(func(ctx context.Context, c *sftpwire.Client) (any, error) {
+		return listDir(ctx, c, op.Path, dir)
+	}, func(v any, err error) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		entries := v.([]Entry)
 		return Result{Message: fmt.Sprintf("%d entries", len(entries)), Data: entries}, nil
-	}
-	for i := range msgs {
-		msgs[i] = l.Clean(msgs[i])
-	}
-	if batch.LsNotFound(msgs[0]) {
-		return Result{}, e.whyNotListed(op.Path, l.Dir)
-	}
-	return Result{}, batch.MessagesError(msgs)
+	})
 }
 
-// whyNotListed finds out why a listing came back "not found". The listing
-// path ends in "/.", which does not resolve under a file, nor under a
-// directory without search permission; sftp's glob reports both as "not
-// found". Listing the path itself tells them apart: sftp then prints the
-// file as a single entry, or the directory's error, or "not found" again.
-func (e *env) whyNotListed(asked, dir string) error {
-	line, err := batch.Stat(dir)
+// listDir reads the directory dir (asked as asked), sorted by name in
+// byte order, without "." and "..".
+//
+// It opens dir + "/.", not dir: a directory that can be read but not
+// searched opens, but the server then cannot lstat its entries, and
+// OpenSSH's server leaves out of READDIR every entry it cannot lstat (it
+// would list such a directory as empty, a plausible and wrong answer).
+// Looking "." up in dir needs search permission, so that open fails with
+// the server's "permission denied" instead. The "/." also makes a symlink
+// to a directory list the directory.
+func listDir(ctx context.Context, c *sftpwire.Client, asked, dir string) ([]Entry, error) {
+	names, err := c.ReadDir(ctx, strings.TrimSuffix(dir, "/")+"/.")
 	if err != nil {
-		return err
+		return nil, whyNotListed(ctx, c, asked, dir, err)
 	}
-	out, err := driver.Run(e.ctx, e.conn, line)
-	if err != nil {
-		return err
-	}
-	if msgs := batch.Messages(out); len(msgs) > 0 {
-		if batch.LsNotFound(msgs[0]) {
-			return proto.Errorf(proto.KindNoSuchFile, fmt.Sprintf("%q: No such file or directory", asked))
+	entries := make([]Entry, 0, len(names))
+	for _, n := range names {
+		if n.Name == "." || n.Name == ".." {
+			continue
 		}
-		return batch.MessagesError(msgs)
+		entries = append(entries, Entry{Name: proto.Name(n.Name), Attrs: attrsData(n.Attrs)})
 	}
-	if len(out) == 1 {
-		return proto.Errorf(proto.KindNotADirectory, fmt.Sprintf("%q is not a directory", asked))
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(string(a.Name), string(b.Name)) })
+	return entries, nil
+}
+
+// whyNotListed turns a failed open of dir/. into the request's error. The
+// status code says why, except where a file is in the way: "/." under a
+// file is ENOTDIR, which OpenSSH's server reports as "no such file"
+// (errno_to_portable), and other servers as a bare failure. A stat of dir
+// itself tells those apart: a path that is there and not a directory is
+// not_a_directory.
+func whyNotListed(ctx context.Context, c *sftpwire.Client, asked, dir string, err error) error {
+	listErr := remoteError("list", asked, err)
+	var se *sftpwire.StatusError
+	if !errors.As(err, &se) {
+		return listErr
 	}
-	return proto.Errorf(proto.KindPermissionDenied, fmt.Sprintf("%q: Permission denied (the directory can be read but not searched)", asked))
+	switch se.Code {
+	case sftpwire.NoSuchFile, sftpwire.NoSuchPath, sftpwire.Failure, sftpwire.NotADirectory:
+	default:
+		return listErr
+	}
+	a, serr := c.Stat(ctx, dir)
+	if serr != nil {
+		var se2 *sftpwire.StatusError
+		if errors.As(serr, &se2) {
+			return listErr // not there (or not to be looked at): the listing's own error says so
+		}
+		return serr // the channel's
+	}
+	if t := fileType(a); t != "" && t != "directory" {
+		return &proto.Error{Kind: proto.KindNotADirectory, Msg: fmt.Sprintf("list %q: not a directory (a %s)", asked, t), Err: se}
+	}
+	return listErr
 }

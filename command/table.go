@@ -16,6 +16,8 @@ var table = []spec{
 	putCommand,
 	getCommand,
 	listDirCommand,
+	statCommand,
+	lstatCommand,
 	deleteCommand,
 	helloCommand,
 }
@@ -149,10 +151,10 @@ func (r *Runner) Begin(ctx context.Context, op proto.Op) Job {
 	} else {
 		st = c.start(&env{ctx: ctx, r: r, conn: r.cfg.Conn}, op)
 	}
-	if st.sent == nil {
+	if st.done == nil {
 		return &job{done: closed, resp: respond(st.res, st.err)}
 	}
-	return &job{ctx: ctx, done: st.sent.Done(), sent: st.sent, finish: st.finish}
+	return &job{done: st.done, result: st.result}
 }
 
 // Conflicts reports whether next must not begin before earlier has
@@ -174,12 +176,14 @@ type env struct {
 }
 
 // step is a request after its local checks: finished at once (res, err),
-// or sent, with what to make of sftp's output.
+// or under way on the connection (a line sent to sftp, or a call on the
+// attribute channel): done is closed when the connection is done with it,
+// and result waits for that and finishes it.
 type step struct {
 	res    Result
 	err    error
-	sent   *driver.Pending
-	finish func(out []string, err error) (Result, error)
+	done   <-chan struct{}
+	result func() (Result, error)
 }
 
 func finished(res Result, err error) step { return step{res: res, err: err} }
@@ -198,7 +202,21 @@ func (e *env) send(line string, keep driver.LineFunc, finish func(out []string, 
 		res, err := finish(nil, &NotSent{Err: err})
 		return finished(res, err)
 	}
-	return step{sent: p, finish: finish}
+	return step{done: p.Done(), result: func() (Result, error) {
+		out, err := p.Wait(e.ctx)
+		return finish(out, err)
+	}}
+}
+
+// call runs f on the attribute channel (see driver.Conn.Attrs) and
+// finishes with finish once it has its answer: what f returned, or the
+// channel's error.
+func (e *env) call(f driver.AttrFunc, finish func(v any, err error) (Result, error)) step {
+	c := e.conn.Attrs(e.ctx, f)
+	return step{done: c.Done(), result: func() (Result, error) {
+		v, err := c.Wait(e.ctx)
+		return finish(v, err)
+	}}
 }
 
 // resolve makes a remote path absolute (see driver.Conn.Resolve). A
@@ -222,10 +240,8 @@ func (e *NotSent) Unwrap() error { return e.Err }
 
 // job is a Job.
 type job struct {
-	ctx    context.Context
 	done   <-chan struct{}
-	sent   *driver.Pending
-	finish func(out []string, err error) (Result, error)
+	result func() (Result, error)
 	resp   *proto.Response
 }
 
@@ -235,8 +251,7 @@ func (j *job) Done() <-chan struct{} { return j.done }
 
 func (j *job) Result() *proto.Response {
 	if j.resp == nil {
-		out, err := j.sent.Wait(j.ctx)
-		j.resp = respond(j.finish(out, err))
+		j.resp = respond(j.result())
 	}
 	return j.resp
 }

@@ -53,7 +53,7 @@ func TestDecode(t *testing.T) {
 		{`{"command":"DELETE","args":{"path":"x","src":"y"}}`, nil, `DELETE: unknown argument "src"`},
 		{`{"command":"DELETE","args":{"path":"\ud800"}}`, nil, `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`},
 		{`{"command":"LISTDIR","args":"x"}`, nil, `LISTDIR: "args" must be an object`},
-		{`{"command":"STAT","args":{"path":"x"}}`, nil, `unknown command "STAT"`},
+		{`{"command":"FROBNICATE","args":{"path":"x"}}`, nil, `unknown command "FROBNICATE"`},
 	}
 	for _, tt := range tests {
 		op, bad := decodeOne(t, tt.in)
@@ -83,7 +83,7 @@ func TestTable(t *testing.T) {
 			t.Errorf("%s with no arguments: %q", c.Name, bad)
 		}
 	}
-	want := []string{"DELETE", "GET", "HELLO", "LISTDIR", "PUT"}
+	want := []string{"DELETE", "GET", "HELLO", "LISTDIR", "LSTAT", "PUT", "STAT"}
 	if diff := cmp.Diff(want, Names()); diff != "" {
 		t.Errorf("Names (-want +got):\n%s", diff)
 	}

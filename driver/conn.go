@@ -86,6 +86,12 @@ type Conn interface {
 	// first Send after a lost connection connects again. Errors: a
 	// *ConnError if no connection can be made, ErrClosed, or ctx's error.
 	Send(ctx context.Context, line string, keep LineFunc) (*Pending, error)
+	// Attrs runs f on the attribute channel (attrs.go), opening it if
+	// need be, once every line sent before has been carried out; lines
+	// sent after wait for it (gate.go). It returns at once; Wait on the
+	// Call for f's result. Errors: f's own, a *ConnError when the
+	// channel cannot be opened or is lost, ErrClosed, or ctx's error.
+	Attrs(ctx context.Context, f AttrFunc) *Call
 	// Resolve makes a remote path absolute against the starting
 	// directory. sftper passes sftp absolute paths only: sftp's own
 	// joining leaves braces in the working directory unescaped, which ls

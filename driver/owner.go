@@ -59,6 +59,8 @@ type connOwner struct {
 	askpass *askpassServer // when there is a secret to give
 	env     []string       // for every ssh: how to reach askpass
 	ended   chan struct{}  // made by the first Close or Kill, closed once it is done
+
+	gate gate // keeps sftp's lines and the attribute channel's calls apart (gate.go)
 }
 
 // stoppingError is what a connection asked for after Close or Kill gets.
@@ -118,7 +120,7 @@ func (o *connOwner) decide(settings Settings) sharing {
 	case !settings.Known():
 		o.noSharing("ssh -G could not read your configuration")
 	case settings.ControlPath() != "":
-		o.cfg.Log.Printf("batch mode: using the connection sharing of your ssh configuration (ControlPath %s)", settings.ControlPath())
+		o.cfg.Log.Printf("using the connection sharing of your ssh configuration (ControlPath %s)", settings.ControlPath())
 		o.share = shareUsers
 	default:
 		dir, err := makeOwnDir(o.cfg.Log.Printf) // see leftovers.go
@@ -140,7 +142,7 @@ func (o *connOwner) decide(settings Settings) sharing {
 // Called with o.mu held.
 func (o *connOwner) noSharing(why string) {
 	if o.share != shareNone {
-		o.cfg.Log.Printf("batch mode: cannot share one ssh connection between scripts (%s); every request pays a connection of its own", why)
+		o.cfg.Log.Printf("cannot share one ssh connection between sftper's sftp sessions (%s); each pays a connection of its own", why)
 	}
 	o.share = shareNone
 }
@@ -244,6 +246,21 @@ func (o *connOwner) Master() (*master, error) {
 		return nil, stoppingError()
 	}
 	return m, nil
+}
+
+// masterSocket returns a fresh control socket path for a session's own
+// ssh to listen on as a master (see Session.spawn), "" when children do
+// not share a connection of sftper's (the user's configuration shares
+// them, or sharing is impossible).
+func (o *connOwner) masterSocket() string {
+	settings := o.Settings()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.decide(settings) != shareOurs {
+		return ""
+	}
+	o.nsock++
+	return filepath.Join(o.dir, "cm"+strconv.Itoa(o.nsock))
 }
 
 // retire stops a master that has died or is no longer used, in the

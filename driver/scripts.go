@@ -38,6 +38,7 @@ import (
 type Scripts struct {
 	cfg   Config
 	owner *connOwner
+	attrs *attrChannel // rides the scripts' master (attrs.go)
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when a script ends
@@ -69,6 +70,7 @@ type link struct {
 func NewScripts(cfg Config) *Scripts {
 	s := &Scripts{cfg: cfg.withDefaults(), live: map[*scriptChild]bool{}}
 	s.owner = newConnOwner(&s.cfg)
+	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket)
 	s.idle = sync.NewCond(&s.mu)
 	return s
 }
@@ -90,12 +92,18 @@ func (s *Scripts) Start() error {
 // Send queues a line for the next script and starts one if none is
 // running.
 func (s *Scripts) Send(ctx context.Context, line string, keep LineFunc) (*Pending, error) {
+	release, err := s.owner.gate.enter(ctx, lines)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.connected(ctx); err != nil {
+		release()
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		release()
 		return nil, ErrClosed
 	}
 	p := newPending(line, s.killScripts)
@@ -104,7 +112,26 @@ func (s *Scripts) Send(ctx context.Context, line string, keep LineFunc) (*Pendin
 	if s.running == nil {
 		s.runNext()
 	}
+	releaseWhenDone(p, release)
 	return p, nil
+}
+
+// Attrs runs f on the attribute channel (see Conn).
+func (s *Scripts) Attrs(ctx context.Context, f AttrFunc) *Call {
+	return s.attrs.run(ctx, &s.owner.gate, f)
+}
+
+// controlSocket connects if need be and returns the socket of the master
+// the scripts ride, "" when they ride none of sftper's.
+func (s *Scripts) controlSocket(ctx context.Context) (string, error) {
+	l, err := s.connected(ctx)
+	if err != nil {
+		return "", err
+	}
+	if l.master == nil {
+		return "", nil
+	}
+	return l.master.socket, nil
 }
 
 // Resolve joins a relative path to the working directory that the first
@@ -512,7 +539,7 @@ func (s *Scripts) Close() error {
 	for _, c := range idle {
 		<-c.ended
 	}
-	return s.owner.Close()
+	return errors.Join(s.attrs.close(), s.owner.Close())
 }
 
 // Kill stops every sftp and the master at once and removes the socket
@@ -531,6 +558,7 @@ func (s *Scripts) Kill() {
 	for _, c := range children {
 		c.stop("connection lost: sftper is stopping", proto.KindInterrupted)
 	}
+	s.attrs.kill()
 	s.owner.Kill()
 }
 

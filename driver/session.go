@@ -21,10 +21,13 @@ import (
 // sent in the order Send is called, and sftp runs them one after another.
 //
 // Its connection owner (owner.go) holds the user's ssh settings; a
-// Session starts no ControlMaster (see connOwner for why).
+// Session starts no ControlMaster process (see connOwner for why): its
+// own sftp's ssh is the master, listening on a socket of the owner's
+// (see spawn), for its attribute channel (attrs.go).
 type Session struct {
 	cfg   Config
 	owner *connOwner
+	attrs *attrChannel
 
 	mu     sync.Mutex
 	c      *sessionChild // the current child, nil before the first and after a lost one
@@ -43,6 +46,7 @@ func (s *Session) setChild(c *sessionChild) {
 func NewSession(cfg Config) *Session {
 	s := &Session{cfg: cfg.withDefaults()}
 	s.owner = newConnOwner(&s.cfg)
+	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket)
 	return s
 }
 
@@ -73,13 +77,41 @@ func (s *Session) Start() error {
 // bounds that wait). Errors: a *ConnError if the session cannot be
 // established, ErrClosed, or ctx's error.
 func (s *Session) Send(ctx context.Context, line string, keep LineFunc) (*Pending, error) {
+	release, err := s.owner.gate.enter(ctx, lines)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, err := s.connected(ctx)
 	if err != nil {
+		release()
 		return nil, err
 	}
-	return c.send(line, keep)
+	p, err := c.send(line, keep)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	releaseWhenDone(p, release)
+	return p, nil
+}
+
+// Attrs runs f on the attribute channel (see Conn).
+func (s *Session) Attrs(ctx context.Context, f AttrFunc) *Call {
+	return s.attrs.run(ctx, &s.owner.gate, f)
+}
+
+// controlSocket connects the session if need be and returns the socket
+// its ssh listens on as a master, "" if it listens on none of sftper's.
+func (s *Session) controlSocket(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.connected(ctx)
+	if err != nil {
+		return "", err
+	}
+	return c.socket, nil
 }
 
 // Resolve makes a remote path absolute against the session's working
@@ -168,9 +200,9 @@ func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	var err error
+	err := s.attrs.close() // first: the master waits for its channels
 	if s.c != nil {
-		err = s.c.closeSession()
+		err = errors.Join(err, s.c.closeSession())
 		s.setChild(nil)
 	}
 	return errors.Join(err, s.owner.Close())
@@ -184,11 +216,29 @@ func (s *Session) Kill() {
 	if c := s.live.Load(); c != nil {
 		c.stop("connection lost: sftper is stopping", proto.KindInterrupted)
 	}
+	s.attrs.kill()
 	s.owner.Kill()
 }
 
+// spawn starts a session child. Where children share connections of
+// sftper's own, its ssh is made the master (ControlMaster=yes on a fresh
+// socket of the owner's, before the user's options so that it holds): the
+// attribute channel then rides the login the session has made, with no
+// process started ahead of the session and no second login. A fresh
+// socket for every child: one killed with its ssh leaves its socket
+// behind, and a new master could not listen there.
 func (s *Session) spawn() (*sessionChild, error) {
-	return startSession(&s.cfg, s.owner.Settings())
+	settings := s.owner.Settings()
+	socket := s.owner.masterSocket()
+	var extra []string
+	if socket != "" {
+		extra = []string{"-o", "ControlMaster=yes", "-o", "ControlPath=" + socket, "-o", "ControlPersist=no"}
+	}
+	c, err := startSession(&s.cfg, settings, extra)
+	if err == nil {
+		c.socket = socket
+	}
+	return c, err
 }
 
 // logChatter logs what sftp and ssh printed while connecting (a banner,

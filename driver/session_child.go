@@ -27,6 +27,8 @@ type sessionChild struct {
 	tty     *ttyWatch // the controlling terminal
 	answers *answers  // what to answer on it
 
+	socket string // the control socket its ssh listens on as a master, if any
+
 	// The handshake's outcome, valid after ready.
 	ready   chan struct{}
 	connErr *ConnError
@@ -36,7 +38,7 @@ type sessionChild struct {
 
 // startSession starts a session's sftp on a fresh pseudo-terminal and
 // begins its handshake.
-func startSession(cfg *Config, settings Settings) (*sessionChild, error) {
+func startSession(cfg *Config, settings Settings, extra []string) (*sessionChild, error) {
 	var defaults []string
 	if !settings.BatchMode() {
 		// A session runs sftp in batch mode too, for its quiet output
@@ -55,7 +57,7 @@ func startSession(cfg *Config, settings Settings) (*sessionChild, error) {
 		tty.Close()
 		return nil, err
 	}
-	p, err := startProcess(cfg, settings, processSpec{defaults: defaults, ctty: tty, prefix: "-@"})
+	p, err := startProcess(cfg, settings, processSpec{extra: extra, defaults: defaults, ctty: tty, prefix: "-@"})
 	tty.Close() // the child has it; keeping it would keep the pty from ending
 	if err != nil {
 		ptmx.Close()

@@ -213,7 +213,7 @@ func TestEarlyConnectFailureIsNotLost(t *testing.T) {
 			}
 			c = sc.process
 		} else {
-			sc, err := startSession(cfg, Settings{})
+			sc, err := startSession(cfg, Settings{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

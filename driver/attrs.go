@@ -1,0 +1,530 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sftper/sftper/proto"
+	"github.com/sftper/sftper/sftpwire"
+)
+
+// The attribute channel: an SFTP session of sftper's own, beside sftp's,
+// on the same login, for what sftp cannot say exactly (see doc.go, "Exact
+// attributes"). It is an `ssh -s HOST sftp` that rides the connection's
+// ControlMaster (ControlMaster=no, ControlPath=its socket): the master
+// opens one more channel on the connection it has, with no handshake and
+// no login of its own. In session mode the master is the session's own ssh
+// (started with ControlMaster=yes, see Session.spawn); in batch mode it is
+// the master the scripts ride. Where there is no master of sftper's (the
+// user's configuration shares connections itself, or sharing is
+// impossible), the channel's ssh connects as the user's configuration
+// says, as a script's would. sftpwire speaks SFTP on it.
+//
+// It is opened at the first call, not before (a run that lists nothing
+// pays nothing), and again after it has been lost. Each call waits for the
+// lines sent before it and holds up the lines sent after it (gate.go).
+// Every answer is bounded: opening by the connect timeout, each request by
+// the stall timeout (a server that answers nothing within it has stopped:
+// the channel is closed and the next call opens a new one).
+
+// AttrFunc is what a caller runs on the attribute channel: any number of
+// requests on c, with ctx (see Conn.Attrs).
+type AttrFunc func(ctx context.Context, c *sftpwire.Client) (any, error)
+
+// Call is an AttrFunc running on the attribute channel.
+type Call struct {
+	done chan struct{}
+	val  any
+	err  error
+}
+
+func newCall() *Call { return &Call{done: make(chan struct{})} }
+
+func (c *Call) end(v any, err error) {
+	c.val, c.err = v, err
+	close(c.done)
+}
+
+// CallDone returns a Call already answered with v and err: for a Conn
+// that answers without a channel (a test's fake).
+func CallDone(v any, err error) *Call {
+	c := newCall()
+	c.end(v, err)
+	return c
+}
+
+// Done is closed when the call has its answer (Wait then returns at once).
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Wait returns what the AttrFunc returned; its error is the function's own
+// (a *sftpwire.StatusError for a request the server refused) or the
+// channel's: a *ConnError when it could not be opened or was lost, ctx's
+// error (see ctxError) if ctx ends first.
+func (c *Call) Wait(ctx context.Context) (any, error) {
+	select {
+	case <-c.done:
+		return c.val, c.err
+	default:
+	}
+	select {
+	case <-c.done:
+		return c.val, c.err
+	case <-ctx.Done():
+		return nil, ctxError(ctx)
+	}
+}
+
+// attrChannel opens and keeps a Conn's attribute channel.
+type attrChannel struct {
+	cfg   *Config
+	owner *connOwner
+	// route connects the Conn if need be and returns the control socket
+	// of sftper's own master to ride, "" when there is none.
+	route func(ctx context.Context) (string, error)
+
+	openMu sync.Mutex // held while opening: one opener at a time
+
+	mu     sync.Mutex
+	cur    *attrConn // the channel, once opened (or being opened)
+	closed bool
+}
+
+func newAttrChannel(cfg *Config, owner *connOwner, route func(ctx context.Context) (string, error)) *attrChannel {
+	return &attrChannel{cfg: cfg, owner: owner, route: route}
+}
+
+// run runs f once the gate lets a call through, in the background.
+func (a *attrChannel) run(ctx context.Context, g *gate, f AttrFunc) *Call {
+	call := newCall()
+	release, err := g.enter(ctx, calls)
+	if err != nil {
+		call.end(nil, err)
+		return call
+	}
+	go func() {
+		defer release()
+		ac, err := a.conn(ctx)
+		if err != nil {
+			call.end(nil, err)
+			return
+		}
+		v, err := f(ctx, ac.client)
+		call.end(v, ac.failure(ctx, err))
+	}()
+	return call
+}
+
+// conn returns the open channel, opening one if there is none or the last
+// one has ended.
+func (a *attrChannel) conn(ctx context.Context) (*attrConn, error) {
+	a.openMu.Lock()
+	defer a.openMu.Unlock()
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil, stoppingError()
+	}
+	old := a.cur
+	if old != nil && old.alive() {
+		a.mu.Unlock()
+		return old, nil
+	}
+	a.cur = nil
+	a.mu.Unlock()
+	if old != nil {
+		go old.close()
+	}
+	socket, err := a.route(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.open(ctx, socket)
+}
+
+// attrConnectedWithin is the bound on opening when the Config gives no
+// connect timeout (it always does, through withDefaults).
+const attrConnectedWithin = DefaultConnectTimeout
+
+// open starts the channel's ssh and waits for the server's VERSION.
+func (a *attrChannel) open(ctx context.Context, socket string) (*attrConn, error) {
+	if socket != "" {
+		// ssh falls back to a login of its own when the master's
+		// socket is not there; the master is gone, and with it the
+		// connection the lines ride: say so instead.
+		if _, err := os.Stat(socket); err != nil {
+			return nil, &ConnError{Msg: "connection lost: the connection's master is gone (its control socket is missing)"}
+		}
+	}
+	env, cerr := a.owner.askpassEnv()
+	if cerr != nil {
+		return nil, cerr
+	}
+	ac, err := startAttrConn(a.cfg, a.owner.Settings(), socket, env)
+	if err != nil {
+		return nil, &ConnError{Msg: fmt.Sprintf("cannot open an SFTP channel for attributes: %v", err), Kind: proto.KindConnectFailed}
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		ac.kill()
+		return nil, stoppingError()
+	}
+	a.cur = ac // from now on, Kill ends it
+	a.mu.Unlock()
+
+	timeout := a.cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = attrConnectedWithin
+	}
+	type opened struct {
+		c   *sftpwire.Client
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		c, err := sftpwire.NewClient(ac.rw, sftpwire.Options{Timeout: a.cfg.StallTimeout})
+		ch <- opened{c, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var o opened
+	select {
+	case o = <-ch:
+	case <-timer.C:
+		ac.kill()
+		o = <-ch
+		o.err = &ConnError{Msg: fmt.Sprintf("connect failed: the SFTP channel for attributes did not open within %s", timeout), Kind: proto.KindTimeout}
+	case <-ctx.Done():
+		ac.kill()
+		<-ch
+		o.err = ctxError(ctx)
+	}
+	if o.err != nil {
+		ac.kill()
+		a.mu.Lock()
+		if a.cur == ac {
+			a.cur = nil
+		}
+		a.mu.Unlock()
+		var ce *ConnError
+		if errors.As(o.err, &ce) || ctx.Err() != nil {
+			return nil, o.err
+		}
+		msg, kind := ac.whyNot(o.err)
+		return nil, &ConnError{Msg: msg, Kind: kind}
+	}
+	a.mu.Lock()
+	ac.client = o.c
+	a.mu.Unlock()
+	return ac, nil
+}
+
+// close ends the channel cleanly: the client's stream is closed, so ssh
+// sees the end of its input and closes the channel.
+func (a *attrChannel) close() error {
+	a.mu.Lock()
+	a.closed = true
+	ac := a.cur
+	a.cur = nil
+	a.mu.Unlock()
+	if ac == nil {
+		return nil
+	}
+	return ac.close()
+}
+
+// kill ends the channel at once.
+func (a *attrChannel) kill() {
+	a.mu.Lock()
+	a.closed = true
+	ac := a.cur
+	a.mu.Unlock()
+	if ac != nil {
+		ac.kill()
+	}
+}
+
+// attrConn is one attribute channel: its ssh and the SFTP client on it.
+type attrConn struct {
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	rw     *pipeRW
+	client *sftpwire.Client // set once VERSION has come
+	exited chan struct{}
+
+	mu     sync.Mutex
+	stderr []string // the last lines ssh printed
+}
+
+// startAttrConn starts `ssh ... -s -- HOST sftp` (or what the user's
+// --sftp-command asks sftp to run instead) with pipes for its input and
+// output.
+func startAttrConn(cfg *Config, settings Settings, socket string, env []string) (*attrConn, error) {
+	name, args := attrCommand(cfg, settings, socket)
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	// As every child of sftper's: a process group of its own, and it
+	// dies with sftper (see startProcess).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = processKillWait
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		cancel()
+		inW.Close()
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	ac := &attrConn{cmd: cmd, cancel: cancel, rw: &pipeRW{r: outR, w: inW}, exited: make(chan struct{})}
+	go ac.readStderr(errR, cfg)
+	go func() {
+		cmd.Wait()
+		close(ac.exited)
+	}()
+	return ac, nil
+}
+
+// attrCommand is the channel's command line: the ssh that sftp would run
+// (its -S), with the options sftp gives its ssh, then the master's socket
+// or nothing, the user's options, keep-alives and the batch-mode rules of
+// a master (see startMaster), and the subsystem that sftp would ask for
+// (its -s; "sftp" by default). With the user's sftp -D (a local server
+// program, no ssh at all) it is that program.
+func attrCommand(cfg *Config, settings Settings, socket string) (string, []string) {
+	server, direct := sftpServer(cfg.Program)
+	if direct {
+		return server, nil
+	}
+	args := []string{"-o", "ForwardX11=no", "-o", "ForwardAgent=no", "-o", "ClearAllForwardings=yes", "-o", "PermitLocalCommand=no",
+		// Never a master itself, whatever the configuration says: it
+		// rides one or connects on its own.
+		"-o", "ControlMaster=no"}
+	if socket != "" {
+		args = append(args, "-o", "ControlPath="+socket)
+	}
+	args = append(append(args, sshArgs(cfg.Args)...), keepAlive(cfg, settings)...)
+	if cfg.Secret != nil {
+		args = append(args, "-o", "BatchMode=no") // see startMaster
+	}
+	args = append(args, "-o", "BatchMode=yes", "-T")
+	if strings.Contains(server, "/") {
+		// sftp -s /path runs the path as a command, not a subsystem.
+		return sshProgram(cfg.Program), append(args, "--", sshDestination(cfg.Destination), server)
+	}
+	return sshProgram(cfg.Program), append(args, "-s", "--", sshDestination(cfg.Destination), server)
+}
+
+// sftpServer reads the user's sftp options for what serves SFTP: -s
+// SUBSYSTEM or -s /PATH (default "sftp"), or -D PATH, a local server
+// (direct).
+func sftpServer(prog []string) (server string, direct bool) {
+	server = "sftp"
+	if len(prog) < 2 {
+		return server, false
+	}
+	args := prog[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		for _, opt := range []string{"-s", "-D"} {
+			v, ok := "", false
+			switch {
+			case a == opt && i+1 < len(args):
+				v, ok = args[i+1], true
+			case strings.HasPrefix(a, opt) && len(a) > 2:
+				v, ok = a[2:], true
+			}
+			if !ok {
+				continue
+			}
+			if opt == "-D" {
+				return v, true
+			}
+			server = v
+		}
+	}
+	return server, false
+}
+
+func (ac *attrConn) readStderr(r *os.File, cfg *Config) {
+	defer r.Close()
+	buf := make([]byte, 4096)
+	var partial string
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			text := partial + string(buf[:n])
+			lines := strings.Split(text, "\n")
+			partial = lines[len(lines)-1]
+			if len(partial) > 4096 {
+				partial = partial[:4096]
+			}
+			ac.mu.Lock()
+			for _, ln := range lines[:len(lines)-1] {
+				ln = strings.TrimRight(ln, "\r")
+				if ln == "" {
+					continue
+				}
+				cfg.Log.Printf("ssh (attribute channel): %s", ln)
+				ac.stderr = append(ac.stderr, ln)
+				if len(ac.stderr) > 20 {
+					ac.stderr = ac.stderr[1:]
+				}
+			}
+			ac.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// said is what ssh printed, on one line.
+func (ac *attrConn) said() string {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return strings.Join(decoded(ac.stderr), "; ")
+}
+
+// alive reports whether the channel can take requests.
+func (ac *attrConn) alive() bool {
+	if ac.client == nil {
+		return false
+	}
+	select {
+	case <-ac.client.Done():
+		return false
+	case <-ac.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// whyNot is the message and kind for a channel that did not open: what
+// ssh said, read as a connection's failure (a master gone, a login
+// refused, a host key), else the stream's own error.
+func (ac *attrConn) whyNot(err error) (string, proto.Kind) {
+	select {
+	case <-ac.exited:
+	case <-time.After(time.Second): // ssh prints its reason, then exits
+	}
+	said := ac.said()
+	ac.mu.Lock()
+	lines := append([]string(nil), ac.stderr...)
+	ac.mu.Unlock()
+	if msg, kind, ok := hostKeyFailure(decoded(lines), ""); ok {
+		return msg, kind
+	}
+	if said == "" {
+		said = err.Error()
+	}
+	return connectFailed("the SFTP channel for attributes: "+said, "")
+}
+
+// failure turns the error of an AttrFunc into the call's: the server's
+// refusals as they are, a stream that ended into a *ConnError (the
+// channel is then done with: the next call opens another).
+func (ac *attrConn) failure(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var closed *sftpwire.ClosedError
+	if !errors.As(err, &closed) {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return ctxError(ctx)
+		}
+		return err
+	}
+	ac.kill()
+	switch {
+	case errors.Is(closed.Err, sftpwire.ErrTimeout):
+		return &ConnError{Msg: "the server stopped answering: " + closed.Err.Error() + " (the attribute channel is closed)", Sent: true, Kind: proto.KindTimeout}
+	case errors.Is(closed.Err, sftpwire.ErrClientClosed):
+		return stoppingError()
+	}
+	msg := "connection lost: " + closed.Error()
+	if said := ac.said(); said != "" {
+		msg += "; ssh said: " + said
+	}
+	return &ConnError{Msg: msg, Sent: true}
+}
+
+// attrCloseGrace is how long ssh has to close the channel and exit once
+// its input has ended, before it is killed.
+const attrCloseGrace = 2 * time.Second
+
+// close closes the stream (the client, reading it, then ends too) and
+// waits a moment for ssh to exit.
+func (ac *attrConn) close() error {
+	ac.rw.Close()
+	select {
+	case <-ac.exited:
+		return nil
+	case <-time.After(attrCloseGrace):
+		ac.kill()
+		<-ac.exited
+		return fmt.Errorf("the attribute channel's ssh did not exit within %s of its input ending, and was killed", attrCloseGrace)
+	}
+}
+
+// kill ends ssh (and its process group) at once.
+func (ac *attrConn) kill() {
+	ac.cancel()
+	ac.rw.Close()
+}
+
+// pipeRW is the channel's stream: ssh's output to read, its input to
+// write. Closing closes both, which ends a blocked Read (pipes are
+// non-blocking files in Go).
+type pipeRW struct {
+	r, w *os.File
+	once sync.Once
+}
+
+func (p *pipeRW) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p *pipeRW) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+func (p *pipeRW) Close() error {
+	p.once.Do(func() {
+		p.w.Close()
+		p.r.Close()
+	})
+	return nil
+}
+
+var _ io.ReadWriteCloser = (*pipeRW)(nil)
