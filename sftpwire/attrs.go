@@ -1,0 +1,115 @@
+package sftpwire
+
+// Attribute flags: which fields of Attrs the server sent.
+const (
+	AttrSize        uint32 = 0x00000001
+	AttrUIDGID      uint32 = 0x00000002
+	AttrPermissions uint32 = 0x00000004
+	AttrACModTime   uint32 = 0x00000008
+	AttrExtended    uint32 = 0x80000000
+)
+
+// Attrs are a file's attributes as the server sent them; a field is valid
+// only when Flags has its bit.
+//
+// Flags is kept as sent, bits that draft-02 does not define included:
+// those bits have no fields in version 3, so they are carried and
+// otherwise ignored.
+type Attrs struct {
+	Flags        uint32
+	Size         uint64
+	UID, GID     uint32
+	Permissions  uint32 // the full st_mode as OpenSSH sends it: type bits too
+	Atime, Mtime uint32 // Unix seconds
+	Extended     []Extension
+}
+
+// Has reports whether the server sent the fields of flag.
+func (a *Attrs) Has(flag uint32) bool { return a.Flags&flag == flag }
+
+// Extension is a name and its data, as in VERSION and extended attributes.
+type Extension struct{ Name, Data string }
+
+// Name is one entry of a NAME packet.
+type Name struct {
+	Name     string // exact bytes
+	Longname string // the server's ls -l style line (its format is the server's own)
+	Attrs    Attrs
+}
+
+// attrs reads the ATTRS structure of draft-02 (section 5): uint32 flags,
+// then each group of fields whose flag is set, in this order: uint64
+// size; uint32 uid and gid; uint32 permissions; uint32 atime and mtime;
+// uint32 extended_count and that many pairs of strings. A field whose flag
+// is clear is absent from the wire and zero here.
+func (d *decoder) attrs() Attrs {
+	var a Attrs
+	a.Flags = d.uint32("attribute flags")
+	if a.Flags&AttrSize != 0 {
+		a.Size = d.uint64("size")
+	}
+	if a.Flags&AttrUIDGID != 0 {
+		a.UID = d.uint32("uid")
+		a.GID = d.uint32("gid")
+	}
+	if a.Flags&AttrPermissions != 0 {
+		a.Permissions = d.uint32("permissions")
+	}
+	if a.Flags&AttrACModTime != 0 {
+		a.Atime = d.uint32("atime")
+		a.Mtime = d.uint32("mtime")
+	}
+	if a.Flags&AttrExtended != 0 {
+		n := d.count("extended_count", minExtensionSize)
+		if n > 0 {
+			a.Extended = make([]Extension, 0, n)
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			name := d.string("extended_type")
+			data := d.string("extended_data")
+			a.Extended = append(a.Extended, Extension{Name: name, Data: data})
+		}
+	}
+	if d.err != nil {
+		return Attrs{}
+	}
+	return a
+}
+
+// decodeAttrs reads one ATTRS structure from the start of b and returns
+// what follows it.
+func decodeAttrs(b []byte) (Attrs, []byte, error) {
+	d := decoder{b: b, what: "ATTRS"}
+	a := d.attrs()
+	return a, d.b, d.error()
+}
+
+// appendAttrs appends a in the wire form attrs reads: the fields of the
+// flags set in a.Flags, the others left out whatever they hold. This
+// package sends no attributes; it is here for tests and fake servers, so
+// that they write exactly what the decoder reads.
+func appendAttrs(b []byte, a *Attrs) []byte {
+	b = appendUint32(b, a.Flags)
+	if a.Flags&AttrSize != 0 {
+		b = appendUint64(b, a.Size)
+	}
+	if a.Flags&AttrUIDGID != 0 {
+		b = appendUint32(b, a.UID)
+		b = appendUint32(b, a.GID)
+	}
+	if a.Flags&AttrPermissions != 0 {
+		b = appendUint32(b, a.Permissions)
+	}
+	if a.Flags&AttrACModTime != 0 {
+		b = appendUint32(b, a.Atime)
+		b = appendUint32(b, a.Mtime)
+	}
+	if a.Flags&AttrExtended != 0 {
+		b = appendUint32(b, uint32(len(a.Extended)))
+		for _, e := range a.Extended {
+			b = appendString(b, e.Name)
+			b = appendString(b, e.Data)
+		}
+	}
+	return b
+}
