@@ -306,8 +306,8 @@ func TestBadRequests(t *testing.T) {
 		{`"put"`, result{Bad: "request is not a JSON object"}},
 		{`42`, result{Bad: "request is not a JSON object"}},
 		{`null`, result{Bad: "request is not a JSON object"}},
-		{"{\"command\":\"delete\",\"args\":{\"path\":\"a\xffb\"},\"id\":1}", result{Bad: "request is not valid UTF-8"}},
-		{"{\"command\":\"delete\",\"args\":{\"path\":\"\xed\xa0\x80\"}}", result{Bad: "request is not valid UTF-8"}},
+		{"{\"command\":\"delete\",\"args\":{\"path\":\"a\xffb\"},\"id\":1}", result{Bad: `request is not valid UTF-8 (in a string, write each byte 0x80..0xff that is not part of UTF-8 as the escape \udc80..\udcff, U+DC00 + the byte, as Python's surrogateescape does)`}},
+		{"{\"command\":\"delete\",\"args\":{\"path\":\"\xed\xa0\x80\"}}", result{Bad: `request is not valid UTF-8 (in a string, write each byte 0x80..0xff that is not part of UTF-8 as the escape \udc80..\udcff, U+DC00 + the byte, as Python's surrogateescape does)`}},
 
 		// Top level keys and the command.
 		{`{}`, result{Bad: `missing "command"`}},
@@ -350,9 +350,9 @@ func TestBadRequests(t *testing.T) {
 		{`{"command":"put","args":{"src":"a","dest":"b"}}`, result{Bad: `PUT: unknown argument "src"`}},
 		{`{"command":"put","args":{"source":"a","dest":"b","path":"c"}}`, result{Bad: `PUT: unknown argument "path"`}},
 		{`{"command":"delete","args":{"path":"a\ud800b"}}`, result{Bad: `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`}},
-		{`{"command":"delete","args":{"path":"\uDC00"}}`, result{Bad: `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`}},
+		{`{"command":"delete","args":{"path":"\uDC00"}}`, result{Bad: `DELETE: argument "path" has \udc00, a \u escape of a lone low surrogate that stands for no byte (alone, only \udc80..\udcff may appear, each for one byte 0x80..0xff)`}},
 		{`{"command":"delete","args":{"path":"\ud800\ud800"}}`, result{Bad: `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`}},
-		{`{"command":"delete","args":{"path":"\ude00\ud83d"}}`, result{Bad: `DELETE: argument "path" has a \u escape of a lone UTF-16 surrogate`}},
+		{`{"command":"delete","args":{"path":"\ude00\ud83d"}}`, result{Bad: `DELETE: argument "path" has \ude00, a \u escape of a lone low surrogate that stands for no byte (alone, only \udc80..\udcff may appear, each for one byte 0x80..0xff)`}},
 
 		// Duplicate keys, at any depth, after unescaping. A filter or log
 		// reader may act on the first one while a decoder acts on the last.

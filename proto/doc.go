@@ -26,14 +26,29 @@
 // (an impossible binary length, a truncated frame, a failed read): the
 // caller answers "fail" once and stops.
 //
+// File names are bytes and JSON strings are text, so names travel in one
+// representation both ways, Python's "surrogateescape" (PEP 383): valid
+// UTF-8 as itself, and each byte that is not part of valid UTF-8 as the
+// escape of the lone low surrogate U+DC00 + the byte, \udc80..\udcff (the
+// byte 0xff is "\udcff"). A [Name] in a response is written that way, and
+// [Args.Str] reads each \udc80..\udcff that stands alone as its byte, so a
+// name sftper listed can be sent back exactly. In Python, os.fsencode of
+// json.loads gives the bytes back, and json.dumps (ensure_ascii on, its
+// default) of os.fsdecode(b) is read by Str as b. A request holding raw
+// bytes that are not UTF-8, or any other lone surrogate escape, is
+// refused. Escaped bytes that form UTF-8 are that UTF-8 ("\udcc3\udca9"
+// is "é"); a Name never writes them so. A reader that does not know the
+// convention (encoding/json) sees U+FFFD for each escaped byte.
+//
 // A request that was valid but failed is answered "error" with a [Kind] in
 // its data; [Error] is a failure with its kind, unwrapping to the fs
 // sentinels, and [KindOf] finds the kind of any error.
 //
 // What proto does not do: it knows nothing of sftp, paths, quoting or
 // files, nor which commands exist. An argument is checked only for its
-// JSON type (a string must also be non-empty); a request's arguments are
-// passed on exactly as the client wrote them, and whether they can be used
-// is for the packages that use them to decide. It does not run requests,
-// time them out, or decide what a response says.
+// JSON type (a string must also be non-empty and must not have a lone
+// surrogate that stands for no byte); it may hold any bytes, NUL too. A
+// request's arguments are passed on exactly as the client wrote them, and
+// whether they can be used is for the packages that use them to decide.
+// It does not run requests, time them out, or decide what a response says.
 package proto

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -15,7 +16,7 @@ func decodeRequest(payload []byte, cmds Commands) (*Request, error) {
 	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, and a
 	// path that has been changed names some other file.
 	if !utf8.Valid(payload) {
-		return nil, &BadRequest{Reason: "request is not valid UTF-8"}
+		return nil, &BadRequest{Reason: notUTF8}
 	}
 	if !json.Valid(payload) {
 		// Let encoding/json say what is wrong: Unmarshal checks the
@@ -97,6 +98,10 @@ func decodeRequest(payload []byte, cmds Commands) (*Request, error) {
 	return &Request{ID: id, Op: op}, nil
 }
 
+// notUTF8 is the reason for a request that is not UTF-8: JSON is text, so
+// a byte that is not UTF-8 has to be sent escaped.
+const notUTF8 = `request is not valid UTF-8 (in a string, write each byte 0x80..0xff that is not part of UTF-8 as the escape \udc80..\udcff, U+DC00 + the byte, as Python's surrogateescape does)`
+
 // unquote returns the value of the JSON string literal raw, which must be
 // valid.
 func unquote(raw []byte) string {
@@ -156,6 +161,22 @@ func (a *Args) missing(name string) {
 }
 
 // Str returns the argument name, which must be a non-empty JSON string.
+//
+// The value is read as bytes, the way a Name is written: a \u escape of a
+// lone low surrogate U+DC80..U+DCFF stands for the single byte 0x80..0xFF
+// (Python's surrogateescape), so a string may hold any bytes. A high
+// surrogate followed by a low one is a pair, one character, as usual. Any
+// other lone surrogate stands for nothing and is refused, as are raw
+// bytes that are not UTF-8 (by the request decoder, before Str).
+//
+// Escaped bytes are taken as they are, whether or not they form UTF-8:
+// "\udcc3\udca9" is the bytes C3 A9, the same value as "é", as
+// os.fsencode would make it. That is no ambiguity for a Name, which
+// escapes only bytes that are not part of UTF-8: any bytes it writes come
+// back as the same bytes.
+//
+// Str refuses no byte, not even NUL: what a value may hold is for the
+// caller to decide.
 func (a *Args) Str(name string) string {
 	raw, ok := a.lookup(name)
 	switch {
@@ -167,12 +188,12 @@ func (a *Args) Str(name string) string {
 	case raw[0] != '"':
 		a.err = fmt.Sprintf("argument %q must be a string", name)
 		return ""
-	case hasLoneSurrogate(raw):
-		// encoding/json decodes it to U+FFFD: the same trap as invalid UTF-8.
-		a.err = fmt.Sprintf("argument %q has a \\u escape of a lone UTF-16 surrogate", name)
+	}
+	s, bad := unquoteBytes(raw)
+	if bad != "" {
+		a.err = fmt.Sprintf("argument %q %s", name, bad)
 		return ""
 	}
-	s := unquote(raw)
 	if s == "" {
 		a.err = fmt.Sprintf("argument %q must not be empty", name)
 		return ""
@@ -180,32 +201,70 @@ func (a *Args) Str(name string) string {
 	return s
 }
 
-// hasLoneSurrogate reports whether the JSON string literal raw has a \u
-// escape of a UTF-16 surrogate that is not half of a high-low pair.
-func hasLoneSurrogate(raw []byte) bool {
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		i++ // the escaped byte; skipping it keeps `\\u` from being read as an escape
-		r, ok := hexEscape(raw, i-1)
-		if !ok {
-			continue
-		}
-		i += 4
-		switch {
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return true // low half with no high half before it
-		case r >= 0xD800 && r <= 0xDBFF:
-			if r2, ok := hexEscape(raw, i+1); ok && r2 >= 0xDC00 && r2 <= 0xDFFF {
-				i += 6
-				continue
-			}
-			return true
-		}
+// unquoteBytes returns the value of the JSON string literal raw, which must
+// be valid JSON and UTF-8, with the lone low surrogates \udc80..\udcff read
+// as the bytes 0x80..0xff. It unescapes by itself because encoding/json
+// would turn those escapes into U+FFFD. If raw has a lone surrogate that
+// stands for no byte, s is "" and bad says what is wrong, to follow an
+// argument's name.
+func unquoteBytes(raw []byte) (s string, bad string) {
+	body := raw[1 : len(raw)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return string(body), "" // valid JSON and UTF-8: nothing to undo
 	}
-	return false
+	b := make([]byte, 0, len(body))
+	for i := 0; i < len(body); {
+		if body[i] != '\\' {
+			j := bytes.IndexByte(body[i:], '\\')
+			if j < 0 {
+				j = len(body) - i
+			}
+			b = append(b, body[i:i+j]...)
+			i += j
+			continue
+		}
+		// body[i+1] exists and is a valid escape: raw is valid JSON.
+		switch c := body[i+1]; c {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, _ := hexEscape(body, i)
+			i += 6
+			switch {
+			case !utf16.IsSurrogate(r):
+				b = utf8.AppendRune(b, r)
+			case r < 0xDC00: // a high surrogate, good only before a low one
+				r2, ok := hexEscape(body, i)
+				if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+					return "", loneHigh
+				}
+				b = utf8.AppendRune(b, utf16.DecodeRune(r, r2))
+				i += 6
+			case r >= 0xDC80 && r <= 0xDCFF:
+				b = append(b, byte(r-0xDC00))
+			default:
+				return "", fmt.Sprintf(`has \u%04x, a \u escape of a lone low surrogate that stands for no byte (alone, only \udc80..\udcff may appear, each for one byte 0x80..0xff)`, r)
+			}
+			continue
+		default: // '"', '\\' or '/'
+			b = append(b, c)
+		}
+		i += 2
+	}
+	return string(b), ""
 }
+
+// loneHigh is the reason for a lone high surrogate, which no convention
+// gives a meaning: the text sftper has always used.
+const loneHigh = `has a \u escape of a lone UTF-16 surrogate`
 
 // hexEscape decodes the escape `\uXXXX` starting at raw[i].
 func hexEscape(raw []byte, i int) (rune, bool) {
