@@ -23,10 +23,22 @@ func (ListDir) Name() string { return "LISTDIR" }
 
 func decodeListDir(a *proto.Args) ListDir { return ListDir{Path: a.Str("path")} }
 
-// Entry is one entry of a listing.
+// Entry is one entry of a listing: in JSON, {"name"} and the members of
+// its Attrs.
 type Entry struct {
-	Name proto.Name `json:"name"`
-	Attrs
+	Name  proto.Name
+	Attrs Attrs
+}
+
+// MarshalJSON writes the entry as one flat object.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	name, err := e.Name.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(name)+104)
+	b = append(append(b, `{"name":`...), name...)
+	return e.Attrs.appendJSON(b, ','), nil
 }
 
 func startListDir(e *env, op ListDir) step {

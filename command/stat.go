@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
+	"path"
+	"strconv"
 	"strings"
 
 	"github.com/sftper/sftper/proto"
@@ -49,17 +50,14 @@ func (e *env) stat(asked string, follow bool) step {
 		name = "stat"
 	}
 	return e.call(func(ctx context.Context, c *sftpwire.Client) (any, error) {
-		var a sftpwire.Attrs
-		var err error
 		if follow {
-			a, err = c.Stat(ctx, p)
-		} else {
-			a, err = c.Lstat(ctx, p)
+			a, err := c.Stat(ctx, p)
+			if err != nil {
+				return nil, remoteError(name, asked, err)
+			}
+			return a, nil
 		}
-		if err != nil {
-			return nil, remoteError(name, asked, err)
-		}
-		return a, nil
+		return lstat(ctx, c, asked, p)
 	}, func(v any, err error) (Result, error) {
 		if err != nil {
 			return Result{}, err
@@ -67,6 +65,65 @@ func (e *env) stat(asked string, follow bool) step {
 		a := v.(sftpwire.Attrs)
 		return Result{Message: describeAttrs(a), Data: attrsData(a)}, nil
 	})
+}
+
+// lstat is LSTAT, checked where the server may get it wrong: ProFTPD's
+// mod_sftp (1.3.8) answers LSTAT of a symlink with its target's
+// attributes, a plausible and wrong answer. There LSTAT goes with a
+// READLINK of the same path, sent at the same time (no round trip more):
+// when READLINK finds a symlink and LSTAT's answer is
+// not one, the link's own attributes are read from its directory's
+// listing (READDIR gives lstat's view on every server tested), or the
+// request is an error.
+func lstat(ctx context.Context, c *sftpwire.Client, asked, p string) (any, error) {
+	if !followsOnLstat(c.Version()) {
+		a, err := c.Lstat(ctx, p)
+		if err != nil {
+			return nil, remoteError("lstat", asked, err)
+		}
+		return a, nil
+	}
+	linked := make(chan error, 1)
+	go func() {
+		_, err := c.ReadLink(ctx, p)
+		linked <- err
+	}()
+	a, err := c.Lstat(ctx, p)
+	isLink := <-linked == nil
+	if err != nil {
+		return nil, remoteError("lstat", asked, err)
+	}
+	if !isLink || !a.Has(sftpwire.AttrPermissions) || a.Permissions&modeType == modeSymlink {
+		return a, nil
+	}
+	dir, base := path.Split(strings.TrimSuffix(p, "/"))
+	if base == "" || base == "." || base == ".." {
+		return nil, proto.Errorf(proto.KindFailure, fmt.Sprintf("lstat %q: the server gave a symlink's target's attributes, and the link's own cannot be read from a listing", asked))
+	}
+	names, err := c.ReadDir(ctx, dir+".")
+	if err != nil {
+		return nil, remoteError("lstat (listing the directory)", asked, err)
+	}
+	for _, n := range names {
+		if n.Name == base && n.Attrs.Has(sftpwire.AttrPermissions) && n.Attrs.Permissions&modeType == modeSymlink {
+			return n.Attrs, nil
+		}
+	}
+	return nil, proto.Errorf(proto.KindFailure, fmt.Sprintf("lstat %q: the server gave a symlink's target's attributes, and its directory's listing does not give the link's own", asked))
+}
+
+// followsOnLstat reports whether the server may be one whose LSTAT
+// follows symlinks: one that announces the "versions" extension, as
+// ProFTPD's mod_sftp does and OpenSSH's server and gesftpserver do not.
+// The check costs a READLINK, which moves a symlink's atime on, so it is
+// not made where it is not needed.
+func followsOnLstat(v sftpwire.Version) bool {
+	for _, e := range v.Extensions {
+		if e.Name == "versions" {
+			return true
+		}
+	}
+	return false
 }
 
 // wirePath checks a path that goes to the server in an SFTP packet, not
@@ -82,32 +139,51 @@ func (e *env) wirePath(p string) (string, error) {
 
 // Attrs are a remote file's attributes as the server sent them: the data
 // of STAT and LSTAT, and of each LISTDIR entry. A field the server did not
-// send (SFTP makes each group optional) is null, never a guess.
+// send (SFTP makes each group optional) is null, never a guess. In JSON:
+// {"size", "mtime", "mode", "atime", "uid", "gid"}; mtime and atime are
+// Unix seconds, mode the full st_mode as sent (file type, permissions,
+// setuid/setgid/sticky). Kept flat, without pointers: a listing holds one
+// per entry.
 type Attrs struct {
-	Size  *uint64 `json:"size"`
-	Mtime *int64  `json:"mtime"` // Unix seconds
-	Mode  *uint32 `json:"mode"`  // the full st_mode as sent: file type, permissions, setuid/setgid/sticky
-	Atime *int64  `json:"atime"` // Unix seconds
-	UID   *uint32 `json:"uid"`
-	GID   *uint32 `json:"gid"`
+	flags          uint32 // sftpwire.Attr* of the fields sent
+	size           uint64
+	mtime, atime   uint32
+	mode, uid, gid uint32
 }
 
 func attrsData(a sftpwire.Attrs) Attrs {
-	var d Attrs
-	if a.Has(sftpwire.AttrSize) {
-		d.Size = &a.Size
+	return Attrs{flags: a.Flags, size: a.Size, mtime: a.Mtime, atime: a.Atime, mode: a.Permissions, uid: a.UID, gid: a.GID}
+}
+
+// MarshalJSON writes the object described at Attrs.
+func (a Attrs) MarshalJSON() ([]byte, error) { return a.appendJSON(make([]byte, 0, 96), '{'), nil }
+
+// appendJSON appends a's members to b, after open ('{', or ',' when
+// members come before them), and the closing brace.
+func (a Attrs) appendJSON(b []byte, open byte) []byte {
+	b = append(b, open)
+	num := func(name string, flag uint32, v uint64) {
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+		if a.flags&flag == flag {
+			b = strconv.AppendUint(b, v, 10)
+		} else {
+			b = append(b, "null"...)
+		}
 	}
-	if a.Has(sftpwire.AttrACModTime) {
-		mt, at := int64(a.Mtime), int64(a.Atime)
-		d.Mtime, d.Atime = &mt, &at
-	}
-	if a.Has(sftpwire.AttrPermissions) {
-		d.Mode = &a.Permissions
-	}
-	if a.Has(sftpwire.AttrUIDGID) {
-		d.UID, d.GID = &a.UID, &a.GID
-	}
-	return d
+	num("size", sftpwire.AttrSize, a.size)
+	b = append(b, ',')
+	num("mtime", sftpwire.AttrACModTime, uint64(a.mtime))
+	b = append(b, ',')
+	num("mode", sftpwire.AttrPermissions, uint64(a.mode))
+	b = append(b, ',')
+	num("atime", sftpwire.AttrACModTime, uint64(a.atime))
+	b = append(b, ',')
+	num("uid", sftpwire.AttrUIDGID, uint64(a.uid))
+	b = append(b, ',')
+	num("gid", sftpwire.AttrUIDGID, uint64(a.gid))
+	return append(b, '}')
 }
 
 // File types in st_mode, as SFTP v3 servers send them in permissions.

@@ -239,12 +239,17 @@ func TestBatchWithoutSharing(t *testing.T) {
 	}
 	s := start(t, runOpts{mode: batch, framing: client.Text, server: server, env: []string{"TMPDIR=" + tmp}},
 		"-F", server.SSHConfig, sshdtest.Alias)
+	src := filepath.Join(t.TempDir(), "f")
+	writeFile(t, nil, src, []byte("f"))
 	for range 3 {
 		s.must("ok", listdir("."))
+		s.must("ok", put(src, "f"))
 	}
 	s.finish()
-	if n := logins(server); n != 4 {
-		t.Errorf("%d logins, want 4 (the first script and one per request)", n)
+	// The first script, one per PUT, and one for the attribute
+	// channel that every LISTDIR rides.
+	if n := logins(server); n != 5 {
+		t.Errorf("%d logins, want 5 (the first script, one per PUT, one for the attribute channel)", n)
 	}
 	if n := strings.Count(s.p.Stderr(), "cannot share one ssh connection"); n != 1 {
 		t.Errorf("stderr says %d times that sharing is impossible, want once:\n%s", n, s.p.Stderr())

@@ -744,6 +744,19 @@ func testInjection(t *testing.T, m mode) {
 			get("victim", pl.path),
 		} {
 			res := s.do(r)
+			// LISTDIR's path goes to the server in an SFTP packet, not on
+			// an sftp command line: any bytes but NUL are a literal name,
+			// and this one does not exist.
+			if r["command"] == "LISTDIR" && !strings.Contains(pl.path, "\x00") {
+				want := "error"
+				if res.Status != want {
+					t.Errorf("%s: %s, want status %s", show(r), res.Raw, want)
+				}
+				if exists(marker) || !exists(victim) {
+					t.Fatalf("%s ran a command", show(r))
+				}
+				continue
+			}
 			// A glob or a leading "-" path may be a valid literal name for
 			// PUT or GET's destination: creating that literal file is right.
 			if res.Status == "ok" && !pl.fail && (r["command"] == "PUT" || r["command"] == "GET") {

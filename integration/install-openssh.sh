@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the OpenSSH client and server with apt-get, only when missing,
-# and ProFTPD with its mod_sftp (proftpd-core, proftpd-mod-crypto), a second
-# kind of SSH server that the integration tests start on their own.
+# ProFTPD with its mod_sftp (proftpd-core, proftpd-mod-crypto), a second
+# kind of SSH server that the integration tests start on their own, and
+# gesftpserver, an SFTP server they run as sshd's subsystem.
 # Used by run-tests.sh and demo.sh. Needs root to install; as any other user
 # it only checks, and fails with what to install when something is missing.
 set -euo pipefail
@@ -27,6 +28,10 @@ if [ ! -e /usr/lib/proftpd/mod_sftp.so ] && ! { proftpd -l 2>/dev/null || /usr/s
   proftpd+=(proftpd-mod-crypto)
 fi
 missing+=("${proftpd[@]}")
+# gesftpserver: a third SFTP server, run as sshd's subsystem by the tests.
+if [ ! -x /usr/libexec/gesftpserver ]; then
+  missing+=(gesftpserver)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -44,7 +49,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 openssh=()
 for p in "${missing[@]}"; do
-  case "$p" in openssh-*) openssh+=("$p") ;; esac
+  case "$p" in openssh-* | gesftpserver) openssh+=("$p") ;; esac
 done
 if [ ${#openssh[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${openssh[@]}" </dev/null

@@ -231,6 +231,21 @@ func (c *Client) RealPath(ctx context.Context, path string) (string, error) {
 	return r.names[0].Name, nil
 }
 
+// ReadLink is SSH_FXP_READLINK: the target a symlink holds.
+func (c *Client) ReadLink(ctx context.Context, path string) (string, error) {
+	r, err := c.roundTrip(ctx, fxpReadlink, fxpName, path)
+	if err != nil {
+		return "", err
+	}
+	if r.typ == fxpStatus {
+		return "", c.refusal(fxpReadlink, r)
+	}
+	if len(r.names) != 1 {
+		return "", c.broken(&ProtocolError{fmt.Sprintf("the answer to READLINK (id %d) holds %d names, not 1", r.id, len(r.names))})
+	}
+	return r.names[0].Name, nil
+}
+
 // Done is closed once the client is closed (by Close or because the
 // stream ended); Err then says why.
 func (c *Client) Done() <-chan struct{} { return c.done }

@@ -107,7 +107,17 @@ type Options struct {
 
 	// ExtraConfig lines are appended to sshd_config.
 	ExtraConfig []string
+
+	// SFTPServer, if set, is the sftp subsystem's program instead of
+	// OpenSSH's internal-sftp: Gesftpserver, say. Sessions then start
+	// in the login account's home directory, not Home (such a server
+	// has no -d): use absolute paths.
+	SFTPServer string
 }
+
+// Gesftpserver is where Debian's gesftpserver (package gesftpserver)
+// lives: an SFTP server nobody here wrote, run as sshd's subsystem.
+const Gesftpserver = "/usr/libexec/gesftpserver"
 
 // Server is one running (or stopped) sshd and the files around it.
 type Server struct {
@@ -334,7 +344,11 @@ func (s *Server) writeConfigs(hostKey string) error {
 		// Dropped below if this sshd does not know the option.
 		"PerSourcePenalties no",
 	}
-	if !s.opts.NoSFTP {
+	switch {
+	case s.opts.NoSFTP:
+	case s.opts.SFTPServer != "":
+		lines = append(lines, "Subsystem sftp "+s.opts.SFTPServer)
+	default:
 		// Sessions start in Home, whatever the passwd entry says.
 		lines = append(lines, "Subsystem sftp internal-sftp -u 022 -d "+s.Home)
 	}
