@@ -217,6 +217,17 @@ func TestClientReadDir(t *testing.T) {
 		f.send(namePacket(r.id, b))
 		r = f.expect(fxpReaddir)
 		f.send(statusPacket(r.id, EOF, "End of file"))
+		// The CLOSE comes, and the listing waits for its answer.
+		r = f.expect(fxpClose)
+		if r.arg != "H\x00" {
+			t.Errorf("CLOSE with handle %q", r.arg)
+		}
+		select {
+		case got := <-ch:
+			t.Fatalf("ReadDir returned before CLOSE was answered: %v", got)
+		case <-time.After(50 * time.Millisecond):
+		}
+		f.send(statusPacket(r.id, Failure, "close failed")) // changes nothing
 		got := await(t, ch)
 		if got.err != nil {
 			t.Fatal(got.err)
@@ -224,12 +235,6 @@ func TestClientReadDir(t *testing.T) {
 		if diff := cmp.Diff([]Name{dot, a, b}, got.names); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
-		// The CLOSE comes, and the listing did not wait for its answer.
-		r = f.expect(fxpClose)
-		if r.arg != "H\x00" {
-			t.Errorf("CLOSE with handle %q", r.arg)
-		}
-		f.send(statusPacket(r.id, Failure, "close failed")) // dropped
 		ch2 := goStat(ctx, c, "x")
 		r = f.expect(fxpStat)
 		f.send(attrsPacket(r.id, Attrs{}))
@@ -244,11 +249,26 @@ func TestClientReadDir(t *testing.T) {
 		f.send(handlePacket(f.expect(fxpOpendir).id, "h"))
 		f.send(namePacket(f.expect(fxpReaddir).id, a))
 		f.send(namePacket(f.expect(fxpReaddir).id))
+		f.send(statusPacket(f.expect(fxpClose).id, OK, ""))
 		got := await(t, ch)
 		if got.err != nil || len(got.names) != 1 {
 			t.Fatalf("got %v, %v; want the one entry", got.names, got.err)
 		}
+	})
+
+	t.Run("the stream ends at CLOSE", func(t *testing.T) {
+		c, f := startFake(t, Options{})
+		ch := goReadDir(ctx, c, "dir")
+		f.send(handlePacket(f.expect(fxpOpendir).id, "h"))
+		f.send(namePacket(f.expect(fxpReaddir).id, a))
+		f.send(statusPacket(f.expect(fxpReaddir).id, EOF, ""))
 		f.expect(fxpClose)
+		f.out.Close()
+		got := await(t, ch)
+		if got.err != nil || len(got.names) != 1 {
+			t.Fatalf("got %v, %v; want the complete listing", got.names, got.err)
+		}
+		closedBy(t, c.Err(), io.EOF)
 	})
 
 	t.Run("refused midway", func(t *testing.T) {
@@ -257,6 +277,11 @@ func TestClientReadDir(t *testing.T) {
 		f.send(handlePacket(f.expect(fxpOpendir).id, "h"))
 		f.send(namePacket(f.expect(fxpReaddir).id, a))
 		f.send(statusPacket(f.expect(fxpReaddir).id, PermissionDenied, "denied"))
+		r := f.expect(fxpClose)
+		if r.arg != "h" {
+			t.Errorf("CLOSE with handle %q", r.arg)
+		}
+		f.send(statusPacket(r.id, OK, ""))
 		got := await(t, ch)
 		var se *StatusError
 		if !errors.As(got.err, &se) || se.Code != PermissionDenied || se.Message != "denied" {
@@ -264,9 +289,6 @@ func TestClientReadDir(t *testing.T) {
 		}
 		if got.names != nil {
 			t.Errorf("a failed listing returned %v", got.names)
-		}
-		if r := f.expect(fxpClose); r.arg != "h" {
-			t.Errorf("CLOSE with handle %q", r.arg)
 		}
 	})
 
@@ -296,8 +318,8 @@ func TestClientReadDir(t *testing.T) {
 		if !errors.Is(got.err, context.Canceled) {
 			t.Fatalf("err %v, want context.Canceled", got.err)
 		}
-		// The handle is closed all the same, and the late answers are
-		// dropped.
+		// The handle is closed all the same, without waiting, and the
+		// late answers are dropped.
 		cl := f.expect(fxpClose)
 		f.send(namePacket(rd.id, a))
 		f.send(statusPacket(cl.id, OK, ""))
