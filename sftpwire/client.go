@@ -171,11 +171,15 @@ func (c *Client) stat(ctx context.Context, req byte, path string) (Attrs, error)
 // sftp does the same; the draft says READDIR returns at least one name,
 // and a server that kept sending none would otherwise loop forever).
 //
-// The CLOSE is sent and not waited for, after a complete listing and
-// after a failed one alike: its answer can change nothing about a listing
-// that reached EOF, and on failure the caller's ctx may be what ended the
-// listing, so there is nothing to wait with. The reader still checks
-// that answer (a STATUS) and drops it.
+// The CLOSE is sent after a complete listing and after a failed one
+// alike, and its answer is waited for while ctx lasts, so that a Close
+// right after ReadDir does not leave the server answering into a closed
+// stream. What it answers is ignored: a listing that reached EOF is
+// complete whatever CLOSE says (a server that failed to close a handle
+// has a problem of its own, not a shorter listing), and even when the
+// client closes while waiting for it, the listing is returned and the
+// next call reports the end. When ctx has ended, CLOSE is sent without
+// waiting; the reader still checks its answer (a STATUS) and drops it.
 //
 // The errors: a *StatusError for a request the server refused (a READDIR
 // refused midway fails the whole listing: a part is not returned); ctx's
@@ -193,7 +197,7 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]Name, error) {
 		return nil, c.refusal(fxpOpendir, r)
 	}
 	handle := r.handle
-	defer c.closeHandle(handle)
+	defer c.closeHandle(ctx, handle)
 	var names []Name
 	for {
 		r, err := c.roundTrip(ctx, fxpReaddir, fxpName, handle)
@@ -415,12 +419,16 @@ func (c *Client) forget(id uint32) {
 	c.mu.Unlock()
 }
 
-// closeHandle sends CLOSE for handle without waiting for the answer (see
-// ReadDir). It is sent even when the caller's ctx has ended: the handle
-// is the server's to free either way. So it waits for its turn to write
-// whatever ctx says; that turn is held only by a call in Write, and such
-// a call is bounded by the timeout like this one.
-func (c *Client) closeHandle(handle string) {
+// closeHandle sends CLOSE for handle and waits for the answer while ctx
+// lasts, ignoring it (see ReadDir). It is sent even when ctx has ended:
+// the handle is the server's to free either way. It then waits for its
+// turn to write whatever ctx says; that turn is held only by a call in
+// Write, and such a call is bounded by the timeout like this one.
+func (c *Client) closeHandle(ctx context.Context, handle string) {
+	if ctx.Err() == nil {
+		c.roundTrip(ctx, fxpClose, 0, handle)
+		return
+	}
 	stop := c.startTimer()
 	defer stop()
 	c.send(context.Background(), fxpClose, 0, handle)
