@@ -89,6 +89,10 @@ type attrChannel struct {
 	// route connects the Conn if need be and returns the control socket
 	// of sftper's own master to ride, "" when there is none.
 	route func(ctx context.Context) (string, error)
+	// suspect tells the Conn that the server stopped answering on the
+	// connection the channel rides: the next request connects again,
+	// as after a line that stalled.
+	suspect func()
 
 	openMu sync.Mutex    // held while opening: one opener at a time
 	slots  chan struct{} // attrCallsAtOnce: calls running on the channel
@@ -98,8 +102,8 @@ type attrChannel struct {
 	closed bool
 }
 
-func newAttrChannel(cfg *Config, owner *connOwner, route func(ctx context.Context) (string, error)) *attrChannel {
-	return &attrChannel{cfg: cfg, owner: owner, route: route, slots: make(chan struct{}, attrCallsAtOnce)}
+func newAttrChannel(cfg *Config, owner *connOwner, route func(ctx context.Context) (string, error), suspect func()) *attrChannel {
+	return &attrChannel{cfg: cfg, owner: owner, route: route, suspect: suspect, slots: make(chan struct{}, attrCallsAtOnce)}
 }
 
 // attrCallsAtOnce is how many calls run on the channel at the same time.
@@ -133,7 +137,12 @@ func (a *attrChannel) run(ctx context.Context, g *gate, f AttrFunc) *Call {
 			return
 		}
 		v, err := f(ctx, ac.client)
-		call.end(v, ac.failure(ctx, err))
+		err = ac.failure(ctx, err)
+		var ce *ConnError
+		if errors.As(err, &ce) && ce.Kind == proto.KindTimeout {
+			a.suspect()
+		}
+		call.end(v, err)
 	}()
 	return call
 }

@@ -70,7 +70,7 @@ type link struct {
 func NewScripts(cfg Config) *Scripts {
 	s := &Scripts{cfg: cfg.withDefaults(), live: map[*scriptChild]bool{}}
 	s.owner = newConnOwner(&s.cfg)
-	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket)
+	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket, s.dropLink)
 	s.idle = sync.NewCond(&s.mu)
 	return s
 }
@@ -119,6 +119,16 @@ func (s *Scripts) Send(ctx context.Context, line string, keep LineFunc) (*Pendin
 // Attrs runs f on the attribute channel (see Conn).
 func (s *Scripts) Attrs(ctx context.Context, f AttrFunc) *Call {
 	return s.attrs.run(ctx, &s.owner.gate, f)
+}
+
+// dropLink makes the next request connect again: the connection stopped
+// answering the attribute channel.
+func (s *Scripts) dropLink() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.link != nil && !s.link.broken.Swap(true) {
+		s.cfg.Log.Printf("batch mode: the server stopped answering; the next request connects again")
+	}
 }
 
 // controlSocket connects if need be and returns the socket of the master

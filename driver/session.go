@@ -46,7 +46,7 @@ func (s *Session) setChild(c *sessionChild) {
 func NewSession(cfg Config) *Session {
 	s := &Session{cfg: cfg.withDefaults()}
 	s.owner = newConnOwner(&s.cfg)
-	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket)
+	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket, s.dropChild)
 	return s
 }
 
@@ -100,6 +100,16 @@ func (s *Session) Send(ctx context.Context, line string, keep LineFunc) (*Pendin
 // Attrs runs f on the attribute channel (see Conn).
 func (s *Session) Attrs(ctx context.Context, f AttrFunc) *Call {
 	return s.attrs.run(ctx, &s.owner.gate, f)
+}
+
+// dropChild ends the child, whose connection stopped answering the
+// attribute channel (the gate keeps lines out meanwhile): the next Send
+// starts a fresh one, as after a line that stalled.
+func (s *Session) dropChild() {
+	if c := s.live.Load(); c != nil {
+		s.cfg.Log.Printf("the server stopped answering; the next request connects again")
+		c.stop("timed out: the server stopped answering", proto.KindTimeout)
+	}
 }
 
 // controlSocket connects the session if need be and returns the socket
