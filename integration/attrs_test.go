@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sftper/sftper/integration/client"
 	"github.com/sftper/sftper/integration/sshdtest"
 )
 
@@ -175,26 +176,16 @@ func TestAttrsNames(t *testing.T) {
 		for i, n := range awkwardBytes {
 			writeFile(t, srv, filepath.Join(abs, n), []byte(strconv.Itoa(i)))
 		}
-		res := s.must("ok", listdir(abs))
-		var raw []struct {
-			Name json.RawMessage `json:"name"`
-		}
-		if err := json.Unmarshal(res.Data, &raw); err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range raw {
-			got = append(got, surrogateUnescape(t, r.Name))
-		}
+		raw, got := listedNames(t, s.must("ok", listdir(abs)))
 		want := dirNames(t, abs)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("LISTDIR names (-want +got):\n%s", diff)
 		}
-		for i, r := range raw {
+		for i, lit := range raw {
 			if i >= len(want) {
 				break
 			}
-			payload := fmt.Sprintf(`{"command":"STAT","args":{"path":%s}}`, joinRaw(abs, r.Name))
+			payload := fmt.Sprintf(`{"command":"STAT","args":{"path":%s}}`, joinRaw(abs, lit))
 			st := s.do([]byte(payload))
 			if st.Status != "ok" {
 				t.Errorf("STAT %s: %s", payload, st.Raw)
@@ -208,6 +199,23 @@ func TestAttrsNames(t *testing.T) {
 			t.Errorf("PUT to a name with a newline: %s, want fail", res.Raw)
 		}
 	})
+}
+
+// listedNames are the names of an ok LISTDIR: as JSON literals, and as
+// the bytes they stand for (see surrogateUnescape).
+func listedNames(t *testing.T, res client.Result) (raw []json.RawMessage, names []string) {
+	t.Helper()
+	var entries []struct {
+		Name json.RawMessage `json:"name"`
+	}
+	if err := json.Unmarshal(res.Data, &entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		raw = append(raw, e.Name)
+		names = append(names, surrogateUnescape(t, e.Name))
+	}
+	return raw, names
 }
 
 // surrogateUnescape reads a JSON string literal as the bytes it stands

@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -648,17 +647,7 @@ func testUnlistableNames(t *testing.T, m mode) {
 			writeFile(t, nil, filepath.Join(abs, "aaa-normal"), []byte("n"))
 			writeFile(t, nil, filepath.Join(abs, name), []byte("odd"))
 			writeFile(t, nil, filepath.Join(abs, "zzz-normal"), []byte("n"))
-			res := s.must("ok", listdir(rel))
-			var raw []struct {
-				Name json.RawMessage `json:"name"`
-			}
-			if err := json.Unmarshal(res.Data, &raw); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, r := range raw {
-				got = append(got, surrogateUnescape(t, r.Name))
-			}
+			_, got := listedNames(t, s.must("ok", listdir(rel)))
 			if want := []string{"aaa-normal", name, "zzz-normal"}; !cmp.Equal(got, want) {
 				t.Errorf("LISTDIR names %q, want %q", got, want)
 			}
