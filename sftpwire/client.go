@@ -91,7 +91,9 @@ type call struct {
 //
 // When it fails, rw is closed too: the stream is then in no state to be
 // used (half a packet may have been read), and closing it is what ends
-// the goroutine reading it. The error is a *ClosedError saying why: the
+// the goroutine reading it; as Close does, NewClient waits for that
+// goroutine, so rw's Close must make a blocked Read return (pipes and
+// os.File do). The error is a *ClosedError saying why: the
 // stream's end or error, ErrTimeout when VERSION did not come within
 // opts.Timeout, or a *ProtocolError (the first packet is not a VERSION,
 // or names a version other than 3; a login shell's greeting on the
