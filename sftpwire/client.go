@@ -73,7 +73,7 @@ type Client struct {
 	pending map[uint32]*call // requests sent and not yet answered
 	closed  *ClosedError     // why the client ended; nil while it runs
 
-	done       chan struct{} // closed when closed is set
+	done       chan struct{} // closed once closed is set and rw is closed
 	readerDone chan struct{} // closed when the reader has returned
 	closeOnce  sync.Once
 	closeErr   error // rw.Close's
@@ -91,7 +91,9 @@ type call struct {
 //
 // When it fails, rw is closed too: the stream is then in no state to be
 // used (half a packet may have been read), and closing it is what ends
-// the goroutine reading it. The error is a *ClosedError saying why: the
+// the goroutine reading it; as Close does, NewClient waits for that
+// goroutine, so rw's Close must make a blocked Read return (pipes and
+// os.File do). The error is a *ClosedError saying why: the
 // stream's end or error, ErrTimeout when VERSION did not come within
 // opts.Timeout, or a *ProtocolError (the first packet is not a VERSION,
 // or names a version other than 3; a login shell's greeting on the
@@ -282,16 +284,23 @@ func (c *Client) Close() error {
 // shutdown closes the client for the reason why, unless it is already
 // closed (then the first reason stays), and closes rw, which ends the
 // reader and any write in progress. Every waiting call wakes on done.
+//
+// The order matters: the reason is set first, so that the read error
+// that closing rw causes cannot take its place; done is closed last, so
+// that a call that has failed (and anyone watching Done) finds rw
+// closed already.
 func (c *Client) shutdown(why error) {
 	c.mu.Lock()
 	if c.closed == nil {
 		c.closed = &ClosedError{Err: why}
-		close(c.done)
 	}
 	c.mu.Unlock()
 	// Once, not a flag: a second caller waits for the first's Close to
 	// return, so that Close always reports rw.Close's result.
-	c.closeOnce.Do(func() { c.closeErr = c.rw.Close() })
+	c.closeOnce.Do(func() {
+		c.closeErr = c.rw.Close()
+		close(c.done)
+	})
 }
 
 // broken closes the client for a protocol error a call found and

@@ -8,8 +8,11 @@
 // subsystem (an ssh channel's stdin and stdout; in tests, a server program
 // run directly). Every length read from the peer is checked against what
 // is left of its packet before anything is allocated for it, and a packet
-// longer than MaxPacket is refused, so a hostile or broken server can cost
-// at most MaxPacket bytes per packet.
+// longer than MaxPacket is refused, so what one packet of a hostile or
+// broken server can cost is bounded: MaxPacket bytes read, and what they
+// decode to, at most about eight times as much (a NAME entry takes 12
+// bytes at the least and is a 96-byte Name). A listing is many packets:
+// it is bounded by the caller's ctx, not by this package.
 //
 // Names and paths are Go strings holding the exact bytes the server sent
 // or is to get: SFTP v3 does not say they are UTF-8, and servers on Unix

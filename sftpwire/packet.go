@@ -208,7 +208,17 @@ func (d *decoder) uint64(field string) uint64 {
 // string reads an SSH string. The bytes are copied (a Go string), so the
 // packet's buffer is not kept alive by what was decoded from it.
 func (d *decoder) string(field string) string {
-	n := d.uint32(field + "'s length")
+	if d.err != nil {
+		return ""
+	}
+	if len(d.b) < 4 {
+		// Not d.uint32(field + "'s length"): that would build the
+		// name for every string read, not only for the failure.
+		d.fail("cut short: %s's length needs 4 bytes, %d left", field, len(d.b))
+		return ""
+	}
+	n := binary.BigEndian.Uint32(d.b)
+	d.b = d.b[4:]
 	if !d.need(uint64(n), field) {
 		return ""
 	}

@@ -255,3 +255,21 @@ func TestRequestBytes(t *testing.T) {
 		t.Errorf("a request longer than MaxPacket: err %v", err)
 	}
 }
+
+// TestDecodeNameWorstCase: the most a NAME packet can make the decoder
+// allocate, the bound doc.go gives: MaxPacket of the smallest entries
+// (12 bytes each), each a 96-byte Name, about 8 MiB; nothing else may
+// be allocated per entry.
+func TestDecodeNameWorstCase(t *testing.T) {
+	n := (MaxPacket - 1 - 8) / minNameSize
+	payload := cat(u32(1), u32(uint32(n)), make([]byte, n*minNameSize))
+	var r response
+	var err error
+	allocated := bytesPerRun(3, func() { r, err = decodeResponse(fxpName, payload) })
+	if err != nil || len(r.names) != n {
+		t.Fatalf("%d names, err %v; want %d", len(r.names), err, n)
+	}
+	if limit := uint64(8*MaxPacket + 64<<10); allocated > limit {
+		t.Errorf("%d bytes allocated for a packet of %d; doc.go says at most %d", allocated, len(payload)+1, limit)
+	}
+}
