@@ -77,6 +77,12 @@ func listDir(ctx context.Context, c *sftpwire.Client, asked, dir string) ([]Entr
 		if n.Name == "." || n.Name == ".." {
 			continue
 		}
+		if n.Name == "" || strings.Contains(n.Name, "/") {
+			// No file in a directory can be named so; a server that
+			// says otherwise is broken or hostile, and a client would
+			// take the name for a path (OpenSSH's sftp refuses it too).
+			return nil, proto.Errorf(proto.KindFailure, fmt.Sprintf("list %q: the server listed an entry named %q, which no directory entry can be named", asked, n.Name))
+		}
 		entries = append(entries, Entry{Name: proto.Name(n.Name), Attrs: attrsData(n.Attrs)})
 	}
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(string(a.Name), string(b.Name)) })
