@@ -98,13 +98,16 @@ func FuzzDecodeMessage(f *testing.F) {
 	})
 }
 
-// OpenSSH cuts a logged message at MsgMax bytes; Messages marks one that
-// long, and only one that long.
+// OpenSSH cuts a logged message at MsgMax bytes, or at msgCutMin where
+// the cut falls in an escape; Messages marks one that long, and only one
+// that long.
 func TestMessagesMarksCutOnes(t *testing.T) {
-	whole := "Can't ls: \"/" + strings.Repeat("x", MsgMax-len("Can't ls: \"/")-2) + "\""
-	cut := "Can't ls: \"/" + strings.Repeat("x", MsgMax-len("Can't ls: \"/"))
-	got := Messages([]string{whole + "\r", cut + "\r"})
-	if len(got) != 2 || got[0] != whole || got[1] != cut+CutMark {
-		t.Errorf("Messages = %q; want the first whole and the second marked", got)
+	const head = `File "/`
+	line := func(n int) string { return head + strings.Repeat("x", n-len(head)) }
+	whole, cut, cutInEscape := line(msgCutMin-1), line(MsgMax), line(msgCutMin)
+	got := Messages([]string{whole + "\r", cut + "\r", cutInEscape + "\r"})
+	want := []string{whole, cut + CutMark, cutInEscape + CutMark}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Messages (-want +got):\n%s", diff)
 	}
 }
