@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,3 +206,73 @@ func TestSftpListingMessages(t *testing.T) {
 		}
 	}
 }
+
+// sixMonthsSftp is OpenSSH ls_file's limit between "Mon DD HH:MM" and
+// "Mon DD  YYYY": (365*24*60*60)/2 seconds.
+const sixMonthsSftp = 15768000 * time.Second
+
+// shownTime is a modification time at the precision sftp prints it when
+// its clock reads now: to the minute for the six months before now, to the
+// day otherwise, in UTC.
+func shownTime(m, now time.Time) time.Time {
+	m = m.UTC()
+	if now.Add(-sixMonthsSftp).Before(m) && !m.After(now) {
+		return m.Truncate(time.Minute)
+	}
+	return time.Date(m.Year(), m.Month(), m.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// wantEntries is what a listing of dir must return, read from the file
+// system with lstat: every entry but . and .., sorted by name.
+func wantEntries(t testing.TB, dir string, now time.Time) []Entry {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []Entry{}
+	for _, de := range des {
+		fi, err := os.Lstat(filepath.Join(dir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		entries = append(entries, Entry{
+			Name:  de.Name(),
+			Size:  st.Size,
+			Mtime: shownTime(fi.ModTime(), now).Unix(),
+			Mode:  st.Mode,
+		})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	return entries
+}
+
+// diffListing compares a parsed listing of dir with wantEntries. sftp reads
+// its clock with time(3), which can lag the timestamp the kernel gave a
+// file just written: such a file is "in the future" to sftp, which then
+// prints its date without the time. A file written within two seconds of
+// now may therefore come back at 00:00 of its day.
+func diffListing(t testing.TB, dir string, now time.Time, got []Entry) string {
+	t.Helper()
+	want := wantEntries(t, dir, now)
+	got = append([]Entry(nil), got...)
+	for i := range got {
+		if i >= len(want) || got[i].Name != want[i].Name || got[i].Mtime == want[i].Mtime {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(dir, got[i].Name))
+		if err != nil || now.Sub(fi.ModTime()) > 2*time.Second {
+			continue
+		}
+		if m := fi.ModTime().UTC(); got[i].Mtime == time.Date(m.Year(), m.Month(), m.Day(), 0, 0, 0, 0, time.UTC).Unix() {
+			got[i].Mtime = want[i].Mtime
+		}
+	}
+	return cmp.Diff(want, got)
+}
+
+// settle waits until everything just written under dir is over a second
+// old, so that sftp prints each recent time to the minute (see
+// diffListing).
+func settle() { time.Sleep(1100 * time.Millisecond) }
