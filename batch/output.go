@@ -77,3 +77,5 @@ func DecodeMessage(s string) string {
 	}
 	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }

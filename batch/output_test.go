@@ -12,7 +12,7 @@ import (
 func TestDecodeMessage(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"remote delete /d/back\\\\slash: No such file or directory\r", `remote delete /d/back\slash: No such file or directory`},
-		{"Can't ls: \"/d/\\303\\274nonexist\" not found\r", `Can't ls: "/d/ünonexist" not found`},
+		{"File \"/d/\\303\\274nonexist\" not found.\r", `File "/d/ünonexist" not found.`},
 		{`\\`, `\`},
 		{`\\\\`, `\\`},
 		{`\\001`, `\001`},    // an escaped backslash, then text
@@ -43,14 +43,14 @@ func TestMessages(t *testing.T) {
 		"Attached to /usr/lib/openssh/sftp-server.", // plain fprintf: LF only
 		"Connected to host.",
 		"Uploading /l/a to /r/a",
-		"-rw-r--r--    ? root     root            1 Nov 25 17:41 /r/a",
+		"Remote working directory: /r",
 		"remote open \"/r/b\\\\c\": Permission denied\r",
 		"\r",
 		"",
-		"Can't ls: \"/r/\\303\\274\" not found\r",
+		"File \"/r/\\303\\274\" not found.\r",
 		"not a message \\303\r ", // the CR is not last
 	}
-	want := []string{`remote open "/r/b\c": Permission denied`, `Can't ls: "/r/ü" not found`}
+	want := []string{`remote open "/r/b\c": Permission denied`, `File "/r/ü" not found.`}
 	if diff := cmp.Diff(want, Messages(lines)); diff != "" {
 		t.Errorf("Messages (-want +got):\n%s", diff)
 	}
@@ -80,7 +80,7 @@ func vis(s string) string {
 func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range []string{
 		`back\slash`, "ü", "\x01\x1b\x7f\xff", `\303`, "  x \r", "\r\r", `\\001`, "lat\xe9n",
-		"Can't ls: \"/d/\\303\\274\" not found\r", `\`, `\7`, `\777`,
+		"File \"/d/\\303\\274\" not found.\r", `\`, `\7`, `\777`,
 	} {
 		f.Add(s)
 	}

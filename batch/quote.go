@@ -21,7 +21,7 @@ const MaxLine = sftpLineLimit - 2
 type argKind int
 
 const (
-	// globbed arguments (ls, get's source, put's source, rm) go through
+	// globbed arguments (get's source, put's source, rm) go through
 	// glob(3), which removes one level of backslash escaping.
 	globbed argKind = iota
 	// plain arguments (put's destination, get's destination, cd) only have
