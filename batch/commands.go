@@ -9,12 +9,12 @@ import (
 // Put uploads local to remote. A remote that is an existing directory
 // receives the file under its own name, as sftp does.
 func Put(local, remote string) (string, error) {
-	return line("put", arg{path: local, kind: globbed}, arg{path: remote, kind: plain})
+	return line("put", arg{path: local}, arg{path: remote})
 }
 
 // Get downloads remote to local.
 func Get(remote, local string) (string, error) {
-	return line("get", arg{path: remote, kind: globbed}, arg{path: local, kind: plain})
+	return line("get", arg{path: remote}, arg{path: local})
 }
 
 // GetPart downloads remote into the file name in the local directory dir:
@@ -23,19 +23,19 @@ func Get(remote, local string) (string, error) {
 // so that the same paths are always accepted or refused, whatever name
 // was drawn.
 func GetPart(remote, dir, name string, maxName int) (string, error) {
-	return line("get", arg{path: remote, kind: globbed}, arg{path: strings.TrimSuffix(dir, "/") + "/", suffix: name, maxSuffix: maxName, kind: plain})
+	return line("get", arg{path: remote}, arg{path: strings.TrimSuffix(dir, "/") + "/", suffix: name, maxSuffix: maxName})
 }
 
 // Remove deletes one remote file or symlink. sftp's rm globs its operand;
 // quoting makes every glob character literal, so it removes exactly the
 // file named, or fails.
 func Remove(remote string) (string, error) {
-	return line("rm", arg{path: remote, kind: globbed})
+	return line("rm", arg{path: remote})
 }
 
 // Chdir changes the session's remote working directory.
 func Chdir(remote string) (string, error) {
-	return line("cd", arg{path: remote, kind: plain})
+	return line("cd", arg{path: remote})
 }
 
 // Pwd asks for the remote working directory; ParsePwd reads the answer.

@@ -303,9 +303,9 @@ func TestLines(t *testing.T) {
 		{"put", func() (string, error) { return Put("/l/a b", "/r/a b") }, `put -- "/l/a b" "/r/a b"`},
 		{"put quotes", func() (string, error) { return Put(`/l/q"d`, `/r/it's`) }, `put -- "/l/q\"d" "/r/it's"`},
 		{"put backslashes", func() (string, error) { return Put(`/l/a\b\`, `/r/\*`) }, `put -- "/l/a\\b\\" "/r/\\*"`},
-		{"put braces", func() (string, error) { return Put("/l/{a,b}", "/r/{a,b}") }, `put -- "/l/\{a,b\}" "/r/{a,b}"`},
+		{"put braces", func() (string, error) { return Put("/l/{a,b}", "/r/{a,b}") }, `put -- "/l/{a,b}" "/r/{a,b}"`},
 		{"get", func() (string, error) { return Get("/r/#x;y", "/l/-x") }, `get -- "/r/#x;y" "/l/-x"`},
-		{"get braces", func() (string, error) { return Get("/r/}{", "/l/}{") }, `get -- "/r/\}\{" "/l/}{"`},
+		{"get braces", func() (string, error) { return Get("/r/}{", "/l/}{") }, `get -- "/r/}{" "/l/}{"`},
 		{"rm", func() (string, error) { return Remove("/r/x*") }, `rm -- "/r/x*"`},
 		{"rm relative", func() (string, error) { return Remove("-rf") }, `rm -- "-rf"`},
 		{"cd", func() (string, error) { return Chdir(`/r/{a,b}\`) }, `cd -- "/r/{a,b}\\"`},
@@ -373,7 +373,7 @@ func TestRelativePaths(t *testing.T) {
 		want string
 	}{
 		{"put", func() (string, error) { return Put("x", "{a}/x") }, `put -- "x" "{a}/x"`},
-		{"get", func() (string, error) { return Get("{a}/x", "x") }, `get -- "\{a\}/x" "x"`},
+		{"get", func() (string, error) { return Get("{a}/x", "x") }, `get -- "{a}/x" "x"`},
 		{"rm", func() (string, error) { return Remove("x/wrong") }, `rm -- "x/wrong"`},
 		{"rm dash", func() (string, error) { return Remove("-rf") }, `rm -- "-rf"`},
 		{"cd", func() (string, error) { return Chdir("{a}") }, `cd -- "{a}"`},
@@ -415,7 +415,7 @@ func TestMaxLineBoundary(t *testing.T) {
 					t.Fatalf("%s with a %d-byte operand: %v", b.name, n, err)
 				}
 				// The next byte of path costs one or two bytes of line.
-				fits := len(line) == MaxLine || (len(line) == MaxLine-1 && quotedCost(fill, b.globs[i]) == 2)
+				fits := len(line) == MaxLine || (len(line) == MaxLine-1 && quotedCost(fill) == 2)
 				if !fits {
 					t.Errorf("%s, operand %d of %q: the longest line built is %d bytes, MaxLine is %d", b.name, i, fill, len(line), MaxLine)
 				}
@@ -430,11 +430,8 @@ func TestMaxLineBoundary(t *testing.T) {
 }
 
 // quotedCost is how many bytes one byte of path costs on the line.
-func quotedCost(c string, globbed bool) int {
-	switch {
-	case c == `\` || c == `"`:
-		return 2
-	case (c == "{" || c == "}") && globbed:
+func quotedCost(c string) int {
+	if c == `\` || c == `"` {
 		return 2
 	}
 	return 1
