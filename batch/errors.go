@@ -90,8 +90,6 @@ var shapes = []shape{
 	// sftp.c: the remote glob of a get matched nothing (the file is
 	// missing, or a directory on the way cannot be searched).
 	{prefix: `File "`, kind: proto.KindNoSuchFile, suffix: `" not found.`},
-	// sftp.c do_globbed_ls: the same for ls (see LsNotFound).
-	{prefix: `Can't ls: "`, kind: proto.KindNoSuchFile, suffix: `" not found`},
 	// sftp-client.c do_download: the remote path is not a regular file.
 	// The glob marks a directory with a trailing "/" (GLOB_MARK).
 	{prefix: "download ", kind: proto.KindIsADirectory, suffix: "/: not a regular file"},
@@ -199,11 +197,4 @@ func PutUnchanged(msgs []string) bool {
 		}
 	}
 	return true
-}
-
-// LsNotFound reports sftp's "Can't ls: "PATH" not found", also when sftp
-// cut the message short within a long PATH (the other "Can't ls" message,
-// too many matches, cannot happen for a path without glob characters).
-func LsNotFound(msg string) bool {
-	return strings.HasPrefix(msg, "Can't ls: ") && (strings.HasSuffix(msg, " not found") || strings.HasSuffix(msg, CutMark))
 }

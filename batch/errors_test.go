@@ -54,7 +54,6 @@ var messageCases = []struct {
 	{`dest open "/H/nonexistdir/": Failure`, Fault{Kind: proto.KindFailure, Early: true}, true},
 	{`remote open "/H/rootonly.txt": Permission denied`, Fault{Kind: proto.KindPermissionDenied}, true},
 	{`File "/H/nonexist.txt" not found.`, Fault{Kind: proto.KindNoSuchFile}, true},
-	{`Can't ls: "/H/nonexist" not found`, Fault{Kind: proto.KindNoSuchFile}, true},
 	{`download /H/dir/: not a regular file`, Fault{Kind: proto.KindIsADirectory}, true},
 	{`download /H/fifo: not a regular file`, Fault{Kind: proto.KindFailure}, true},
 
@@ -153,20 +152,6 @@ func TestPutUnchanged(t *testing.T) {
 	for _, tt := range tests {
 		if got := PutUnchanged(tt.msgs); got != tt.want {
 			t.Errorf("PutUnchanged(%.80q) = %v, want %v", tt.msgs, got, tt.want)
-		}
-	}
-}
-
-func TestLsNotFound(t *testing.T) {
-	for msg, want := range map[string]bool{
-		`Can't ls: "/H/x" not found`:                           true,
-		`Can't ls: "/H/` + strings.Repeat("n", 1000) + CutMark: true,
-		`Can't ls: Too many matches for "/H/*"`:                false,
-		`remote readdir("/H/x"): Permission denied`:            false,
-		`File "/H/x" not found.`:                               false,
-	} {
-		if got := LsNotFound(msg); got != want {
-			t.Errorf("LsNotFound(%.60q) = %v, want %v", msg, got, want)
 		}
 	}
 }

@@ -27,20 +27,27 @@ func Messages(lines []string) []string {
 	return msgs
 }
 
-// MsgMax is the length at which OpenSSH cuts a message it logs to stderr:
-// do_log in log.c formats into a buffer of 1024 bytes and writes at most
-// 1021 bytes of the escaped text before its CR LF (OpenSSH 9.2; the same
-// buffer size since long before). A printed message of that length may
-// have been cut.
+// MsgMax is the most OpenSSH prints of a message it logs to stderr: do_log
+// in log.c escapes the message into a buffer of 1024 bytes and writes at
+// most 1021 bytes of the escaped text before its CR LF (OpenSSH 9.2; the
+// same buffer size since long before).
 const MsgMax = 1021
+
+// msgCutMin is the shortest that a message cut short is printed. The
+// escaping (strnvis) stops before the first escape that would not fit in
+// the buffer's 1023 bytes of text, and an escape is up to 4 bytes long
+// (\ooo), so a cut text keeps 1020 to 1023 bytes, of which MsgMax at most
+// are written: a cut just before an escaped byte can leave 1020.
+const msgCutMin = MsgMax - 1
 
 // CutMark ends a message that may have been cut (see MsgMax).
 const CutMark = " [cut short: OpenSSH prints at most 1021 bytes of a message]"
 
 // MessageCut reports whether the printed message line ln (with its CR) is
-// as long as OpenSSH's limit, and so may have lost its end.
+// long enough to have been cut short (see msgCutMin), and so may have lost
+// its end.
 func MessageCut(ln string) bool {
-	return len(strings.TrimRight(ln, "\r")) >= MsgMax
+	return len(strings.TrimRight(ln, "\r")) >= msgCutMin
 }
 
 // DecodeMessage undoes the escaping OpenSSH applies to what it logs to
@@ -70,3 +77,5 @@ func DecodeMessage(s string) string {
 	}
 	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }

@@ -12,7 +12,7 @@ import (
 func TestDecodeMessage(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"remote delete /d/back\\\\slash: No such file or directory\r", `remote delete /d/back\slash: No such file or directory`},
-		{"Can't ls: \"/d/\\303\\274nonexist\" not found\r", `Can't ls: "/d/ünonexist" not found`},
+		{"File \"/d/\\303\\274nonexist\" not found.\r", `File "/d/ünonexist" not found.`},
 		{`\\`, `\`},
 		{`\\\\`, `\\`},
 		{`\\001`, `\001`},    // an escaped backslash, then text
@@ -43,14 +43,14 @@ func TestMessages(t *testing.T) {
 		"Attached to /usr/lib/openssh/sftp-server.", // plain fprintf: LF only
 		"Connected to host.",
 		"Uploading /l/a to /r/a",
-		"-rw-r--r--    ? root     root            1 Nov 25 17:41 /r/a",
+		"Remote working directory: /r",
 		"remote open \"/r/b\\\\c\": Permission denied\r",
 		"\r",
 		"",
-		"Can't ls: \"/r/\\303\\274\" not found\r",
+		"File \"/r/\\303\\274\" not found.\r",
 		"not a message \\303\r ", // the CR is not last
 	}
-	want := []string{`remote open "/r/b\c": Permission denied`, `Can't ls: "/r/ü" not found`}
+	want := []string{`remote open "/r/b\c": Permission denied`, `File "/r/ü" not found.`}
 	if diff := cmp.Diff(want, Messages(lines)); diff != "" {
 		t.Errorf("Messages (-want +got):\n%s", diff)
 	}
@@ -80,7 +80,7 @@ func vis(s string) string {
 func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range []string{
 		`back\slash`, "ü", "\x01\x1b\x7f\xff", `\303`, "  x \r", "\r\r", `\\001`, "lat\xe9n",
-		"Can't ls: \"/d/\\303\\274\" not found\r", `\`, `\7`, `\777`,
+		"File \"/d/\\303\\274\" not found.\r", `\`, `\7`, `\777`,
 	} {
 		f.Add(s)
 	}
@@ -98,13 +98,16 @@ func FuzzDecodeMessage(f *testing.F) {
 	})
 }
 
-// OpenSSH cuts a logged message at MsgMax bytes; Messages marks one that
-// long, and only one that long.
+// OpenSSH cuts a logged message at MsgMax bytes, or at msgCutMin where
+// the cut falls in an escape; Messages marks one that long, and only one
+// that long.
 func TestMessagesMarksCutOnes(t *testing.T) {
-	whole := "Can't ls: \"/" + strings.Repeat("x", MsgMax-len("Can't ls: \"/")-2) + "\""
-	cut := "Can't ls: \"/" + strings.Repeat("x", MsgMax-len("Can't ls: \"/"))
-	got := Messages([]string{whole + "\r", cut + "\r"})
-	if len(got) != 2 || got[0] != whole || got[1] != cut+CutMark {
-		t.Errorf("Messages = %q; want the first whole and the second marked", got)
+	const head = `File "/`
+	line := func(n int) string { return head + strings.Repeat("x", n-len(head)) }
+	whole, cut, cutInEscape := line(msgCutMin-1), line(MsgMax), line(msgCutMin)
+	got := Messages([]string{whole + "\r", cut + "\r", cutInEscape + "\r"})
+	want := []string{whole, cut + CutMark, cutInEscape + CutMark}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Messages (-want +got):\n%s", diff)
 	}
 }

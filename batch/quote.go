@@ -17,18 +17,6 @@ const sftpLineLimit = 2046
 // on after it fails).
 const MaxLine = sftpLineLimit - 2
 
-// argKind says what sftp does to an argument after tokenising it.
-type argKind int
-
-const (
-	// globbed arguments (ls, get's source, put's source, rm) go through
-	// glob(3), which removes one level of backslash escaping.
-	globbed argKind = iota
-	// plain arguments (put's destination, get's destination, cd) only have
-	// \*, \?, \[ and \\ un-escaped; any other backslash stays.
-	plain
-)
-
 // UnsafePathError reports a path that cannot be passed to sftp as an exact
 // literal. The request carrying it must be refused, not sent.
 type UnsafePathError struct {
@@ -57,41 +45,34 @@ func CheckPath(p string) error {
 }
 
 // quote renders p as one double-quoted sftp word that sftp turns back into
-// exactly p for an argument of kind k.
+// exactly p, whether it globs the argument or not. After tokenising, sftp
+// passes get's and put's sources and rm's operand through glob(3), which
+// removes one level of backslash escaping; the other arguments (put's and
+// get's destinations, cd's) only have \*, \?, \[ and \\ un-escaped, and
+// any other backslash stays.
 //
 // Inside double quotes sftp's tokeniser (makeargv) keeps word separators and
 // '#' literal, turns \" into ", keeps any other backslash pair as it is, and
 // escapes * ? [ itself so that glob treats them as literal. Doubling every
-// backslash therefore survives both glob (which removes one level) and the
-// plain un-escape (which maps \\ to \). Braces need one more step for
-// globbed arguments only: ls expands {a,b} even inside quotes, and an
-// escaped \{ is the one spelling that glob keeps literal; for plain
-// arguments the same backslash would survive into the name, so it is not
-// added there.
-func quote(p string, k argKind) string {
+// backslash therefore survives both glob and the un-escaping. Braces need
+// nothing: glob expands them only when asked to, which sftp does for ls
+// alone, and sftper sends no ls.
+func quote(p string) string {
 	var b strings.Builder
 	b.Grow(len(p) + 8)
 	b.WriteByte('"')
 	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '\\', '"':
+		if c := p[i]; c == '\\' || c == '"' {
 			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '{', '}':
-			if k == globbed {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
 		}
+		b.WriteByte(p[i])
 	}
 	b.WriteByte('"')
 	return b.String()
 }
 
 // line builds one sftp command line: the command, its flags, "--" so that no
-// operand is ever read as an option, and each operand quoted for its kind.
+// operand is ever read as an option, and each operand quoted.
 // The length is checked with each operand's longest suffix, so that the
 // same paths are always accepted or always refused.
 func line(cmd string, args ...arg) (string, error) {
@@ -104,7 +85,7 @@ func line(cmd string, args ...arg) (string, error) {
 			return "", err
 		}
 		b.WriteByte(' ')
-		q := quote(a.path+a.suffix, a.kind)
+		q := quote(a.path + a.suffix)
 		b.WriteString(q)
 		worst += 1 + len(q) - len(a.suffix) + max(a.maxSuffix, len(a.suffix))
 		if len(a.path) > len(args[longest].path) {
@@ -124,5 +105,4 @@ type arg struct {
 	path      string
 	suffix    string // appended after checking: sftper's own, always safe
 	maxSuffix int    // the longest suffix this operand can get
-	kind      argKind
 }

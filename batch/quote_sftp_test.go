@@ -2,18 +2,15 @@ package batch
 
 // Quoting against the real sftp: every builder's line is run through
 // `sftp -D sftp-server` in a scratch directory, and the file system says
-// whether exactly the intended file was created, read, listed or removed.
+// whether exactly the intended file was created, read or removed.
 
 import (
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -22,9 +19,10 @@ import (
 // that directory, so that a shell escape that ran would leave <tmp>/pwned.
 var nastyNames = []struct {
 	name string
-	// unlistable: sftp prints the name ambiguously (a byte it escapes, or
-	// backslash-digits text), so a listing of its directory must fail.
-	unlistable bool
+	// ambiguous: sftp prints the name ambiguously on its standard output
+	// (a byte it escapes, or backslash-digits text), so ParsePwd must
+	// refuse a working directory of that name.
+	ambiguous bool
 }{
 	{name: "with space"},
 	{name: " leading space"},
@@ -33,7 +31,7 @@ var nastyNames = []struct {
 	{name: "a  two  spaces"},
 	{name: "tab\there"},
 	{name: "\tleading tab"},
-	{name: "vt\vff\f", unlistable: true},
+	{name: "vt\vff\f", ambiguous: true},
 	{name: `double"quote`},
 	{name: `"`},
 	{name: `single'quote`},
@@ -79,12 +77,12 @@ var nastyNames = []struct {
 	{name: "..."},
 	{name: "ünïcødé"},
 	{name: "日本語 ファイル"},
-	{name: "lat\xe9n", unlistable: true},
-	{name: "\x01", unlistable: true},
-	{name: "esc\x1b[31mred", unlistable: true},
-	{name: "del\x7f", unlistable: true},
+	{name: "lat\xe9n", ambiguous: true},
+	{name: "\x01", ambiguous: true},
+	{name: "esc\x1b[31mred", ambiguous: true},
+	{name: "del\x7f", ambiguous: true},
 	{name: `\101`},
-	{name: `\001`, unlistable: true},
+	{name: `\001`, ambiguous: true},
 	{name: "sftp> "},
 	{name: "sftp> ls"},
 	{name: strings.Repeat("n", 255)},
@@ -103,12 +101,12 @@ func TestSftpQuoting(t *testing.T) {
 	for _, n := range nastyNames {
 		t.Run(strings.ToValidUTF8(n.name, "?"), func(t *testing.T) {
 			t.Parallel()
-			testNastyName(t, n.name, n.unlistable)
+			testNastyName(t, n.name, n.ambiguous)
 		})
 	}
 }
 
-func testNastyName(t *testing.T, name string, unlistable bool) {
+func testNastyName(t *testing.T, name string, ambiguous bool) {
 	tmp := scratchDir(t)
 	name = strings.ReplaceAll(name, "<tmp>", tmp)
 	pwned := filepath.Join(tmp, "pwned")
@@ -140,9 +138,9 @@ func testNastyName(t *testing.T, name string, unlistable bool) {
 
 	// sftp's local directory is local/, its remote one remote/: every
 	// operand of put, get and rm is the bare relative name, so that names
-	// starting with -, !, ~, # or @ start the operand too. ls takes only
-	// absolute paths (see TestSftpRelativePathUnderBraces): its operand is
-	// the name under remote/, joined by hand so that nothing cleans it.
+	// starting with -, !, ~, # or @ start the operand too. abs is the
+	// same file by its absolute path, joined by hand so that nothing
+	// cleans it.
 	abs := remote + "/" + name
 	p := startSftp(t, local)
 	p.runOK(must(Chdir(remote)))
@@ -157,79 +155,73 @@ func testNastyName(t *testing.T, name string, unlistable bool) {
 	p.runOK(must(Get(name, name)))
 	check("get")
 
-	out := p.runOK(must(Stat(abs)))
-	if len(out) != 1 || !strings.HasSuffix(out[0], " "+sftpPrinted(abs)) {
-		t.Fatalf("stat printed %q, want one line for %q", out, sftpPrinted(abs))
-	}
-
-	// A listing of remote/, which holds the name and the decoys.
-	l := must(NewListing(remote))
-	out = p.run(l.Line)
-	entries, err := l.Parse(out, time.Now())
-	var uee *UnreadableEntryError
-	switch {
-	case unlistable && !errors.As(err, &uee):
-		t.Fatalf("listing parsed as %+v, %v; want an *UnreadableEntryError", entries, err)
-	case !unlistable:
-		if err != nil {
-			t.Fatalf("listing: %v (sftp printed %q)", err, out)
-		}
-		var got, want []string
-		for _, e := range entries {
-			got = append(got, e.Name)
-		}
-		des, _ := os.ReadDir(remote)
-		for _, de := range des {
-			want = append(want, de.Name())
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("listing names (-want +got):\n%s", diff)
-		}
-	}
-
 	p.runOK(must(Remove(name)))
 	delete(wantRemote, name)
 	check("rm")
 
-	out = p.run(must(Stat(abs)))
-	if len(Messages(out)) != 1 || len(out) != 1 {
-		t.Fatalf("stat of the removed file printed %q, want one message", out)
-	}
+	// Removed again, the file is not found, and sftp's message names
+	// exactly the path the quoted operand gave it.
+	wantMessage(t, p.run(must(Remove(name))), "remote delete "+abs+": No such file or directory")
+	check("rm of the removed file")
 
-	// The name as a directory: listed, and entered.
+	// The name as a directory: entered, read back by pwd, written in.
 	dir := filepath.Join(remote, name)
 	write(t, filepath.Join(dir, "inner file"), "inner")
-	write(t, filepath.Join(dir, ".dot"), "dot")
-	if err := os.Symlink("inner file", filepath.Join(dir, "link")); err != nil {
-		t.Fatal(err)
-	}
 	wantRemote = snapshot(t, remote)
-	for _, d := range []string{abs, dir + "/"} {
-		l := must(NewListing(d))
-		out := p.run(l.Line)
-		entries, err := l.Parse(out, time.Now())
-		if err != nil {
-			t.Fatalf("listing of %q: %v (sftp printed %q)", d, err, out)
-		}
-		if diff := diffListing(t, dir, time.Now(), entries); diff != "" {
-			t.Fatalf("listing of %q (-want +got):\n%s", d, diff)
-		}
-	}
 	write(t, filepath.Join(local, "probe"), "probe")
 	wantLocal = snapshot(t, local)
 	p.runOK(must(Chdir(name)))
+	out := p.runOK(Pwd)
+	cwd, err := ParsePwd(out)
+	switch {
+	case ambiguous && err == nil:
+		t.Fatalf("pwd in %q read as %q; want an error, since sftp prints %q", abs, cwd, out)
+	case !ambiguous && (err != nil || cwd != abs):
+		t.Fatalf("pwd in %q read as %q, %v (sftp printed %q)", abs, cwd, err, out)
+	}
 	p.runOK(must(Put("probe", "probe")))
 	wantRemote[filepath.Join(name, "probe")] = "probe"
 	check("put into the directory")
 	// An absolute path does not depend on the working directory, even
-	// one with braces in its name (see TestSftpRelativePathUnderBraces).
-	if out := p.runOK(must(Stat(abs + "/probe"))); len(out) != 1 || !strings.HasSuffix(out[0], " "+sftpPrinted(abs+"/probe")) {
-		t.Fatalf("stat of probe printed %q", out)
-	}
+	// one with glob characters or braces in its name.
+	p.runOK(must(Get(abs+"/probe", "probe back")))
+	wantLocal["probe back"] = "probe"
+	check("get by an absolute path")
 	p.runOK(must(Remove("probe")))
 	delete(wantRemote, filepath.Join(name, "probe"))
 	check("rm in the directory")
 	p.runOK(must(Chdir(remote)))
+}
+
+// wantMessage checks that out holds one message, and that it reads back
+// as want: exactly, or, when OpenSSH cut it short (see MsgMax), as the
+// beginning of want, but for the character or escape the cut split.
+func wantMessage(t testing.TB, out []string, want string) {
+	t.Helper()
+	want = strings.ToValidUTF8(want, "\uFFFD")
+	msgs := Messages(out)
+	if len(msgs) != 1 {
+		t.Fatalf("sftp printed %q, want one message: %q", out, want)
+	}
+	got, cut := strings.CutSuffix(msgs[0], CutMark)
+	if !cut {
+		if got != want {
+			t.Fatalf("message %q, want %q", got, want)
+		}
+		return
+	}
+	// The end may be a byte of a character (decoded as U+FFFD) or the
+	// beginning of an escape (\, \3, \30), or both.
+	for i := 0; i < 8 && got != "" && !strings.HasPrefix(want, got); i++ {
+		if head, ok := strings.CutSuffix(got, "\uFFFD"); ok {
+			got = head
+		} else {
+			got = got[:len(got)-1]
+		}
+	}
+	if got == "" || !strings.HasPrefix(want, got) {
+		t.Fatalf("message %q, cut short, is not the beginning of %q", msgs[0], want)
+	}
 }
 
 // A glob that quoting made literal names one file, and no other: removing
@@ -256,71 +248,87 @@ func TestSftpRemoveNoMatch(t *testing.T) {
 	}
 }
 
-// ls brace-expands even inside quotes, and a brace alternative that matches
-// nothing crashes sftp 9.2: the listing line must keep braces literal.
+// A name in braces is one file to get, put and rm, never the names its
+// alternatives spell: a and b are there to be reached by mistake, and
+// "nope" is not there at all.
 func TestSftpBraces(t *testing.T) {
 	tmp := scratchDir(t)
-	for _, n := range []string{"a", "b", "{a,b}", "{a,nope}"} {
-		write(t, filepath.Join(tmp, n), n)
+	local, remote := filepath.Join(tmp, "local"), filepath.Join(tmp, "remote")
+	for _, n := range []string{"a", "b", "nope"} {
+		write(t, filepath.Join(local, n), "local "+n)
+	}
+	for _, n := range []string{"a", "b"} {
+		write(t, filepath.Join(remote, n), "remote "+n)
 	}
 	for _, n := range []string{"{a,b}", "{a,nope}"} {
-		write(t, filepath.Join(tmp, "dir"+n, "only"), "only")
+		write(t, filepath.Join(remote, n), "remote "+n)
 	}
-	p := startSftp(t, tmp)
+	wantLocal, wantRemote := snapshot(t, local), snapshot(t, remote)
+	check := func(step string) {
+		t.Helper()
+		if diff := cmp.Diff(wantLocal, snapshot(t, local)); diff != "" {
+			t.Fatalf("after %s, the local tree (-want +got):\n%s", step, diff)
+		}
+		if diff := cmp.Diff(wantRemote, snapshot(t, remote)); diff != "" {
+			t.Fatalf("after %s, the remote tree (-want +got):\n%s", step, diff)
+		}
+	}
+	p := startSftp(t, local)
 	for _, n := range []string{"{a,b}", "{a,nope}"} {
-		path := filepath.Join(tmp, n)
-		out := p.runOK(must(Stat(path)))
-		if len(out) != 1 || !strings.HasSuffix(out[0], " "+path) {
-			t.Errorf("stat of %s printed %q, want that one path", path, out)
-		}
-		l := must(NewListing(filepath.Join(tmp, "dir"+n)))
-		out = p.runOK(l.Line)
-		entries, err := l.Parse(out, time.Now())
-		if err != nil || len(entries) != 1 || entries[0].Name != "only" {
-			t.Errorf("listing of dir%s = %+v, %v; sftp printed %q", n, entries, err, out)
-		}
+		l, r := filepath.Join(local, n), filepath.Join(remote, n)
+		p.runOK(must(Get(r, l)))
+		wantLocal[n] = "remote " + n
+		check("get of " + n)
+		write(t, l, "local "+n)
+		wantLocal[n] = "local " + n
+		p.runOK(must(Put(l, r)))
+		wantRemote[n] = "local " + n
+		check("put of " + n)
+		p.runOK(must(Remove(r)))
+		delete(wantRemote, n)
+		check("rm of " + n)
 	}
 }
 
-// sftp makes a relative path absolute with its working directory, which it
-// escapes for * ? [ ] and \ but not for braces, and ls brace-expands the
-// result: under a working directory named {a}, an ls of a relative path
-// lists a path under a/ instead. So Stat and NewListing refuse relative
-// paths, and the absolute path, whose braces the quoting escapes, names
-// the right file.
-func TestSftpRelativePathUnderBraces(t *testing.T) {
-	var upe *UnsafePathError
-	if l, err := NewListing("x"); !errors.As(err, &upe) || upe.Path != "x" {
-		t.Errorf("NewListing(%q) = %+v, %v; want an *UnsafePathError", "x", l, err)
-	}
-	if line, err := Stat("x/wrong"); !errors.As(err, &upe) || upe.Path != "x/wrong" {
-		t.Errorf("Stat(%q) = %q, %v; want an *UnsafePathError", "x/wrong", line, err)
-	}
+// sftp makes a relative path absolute with its working directory, which
+// it escapes for the glob characters * ? [ ] and \ but not for braces.
+// None of the commands sftper sends brace-expands (ls would), so a
+// relative operand names the file under the working directory itself,
+// whatever the directory's name: never one under a, where a brace
+// expansion of {a} would lead, or one that a glob of the directory's
+// name would match.
+func TestSftpRelativePathUnderAwkwardDir(t *testing.T) {
+	for _, wd := range []string{"{a}", "{a,b}", "*", "?", "[a]", `\`, `{a}\*`} {
+		t.Run(wd, func(t *testing.T) {
+			tmp := scratchDir(t)
+			write(t, filepath.Join(tmp, wd, "x", "same"), "right")
+			write(t, filepath.Join(tmp, "a", "x", "same"), "wrong a")
+			write(t, filepath.Join(tmp, "b", "x", "same"), "wrong b")
+			write(t, filepath.Join(tmp, "local", "src"), "src")
+			want := snapshot(t, tmp)
+			check := func(step string) {
+				t.Helper()
+				if diff := cmp.Diff(want, snapshot(t, tmp)); diff != "" {
+					t.Fatalf("after %s, the tree (-want +got):\n%s", step, diff)
+				}
+			}
+			p := startSftp(t, filepath.Join(tmp, "local"))
+			p.runOK(must(Chdir(filepath.Join(tmp, wd))))
 
-	tmp := scratchDir(t)
-	write(t, filepath.Join(tmp, "{a}", "x", "right"), "")
-	write(t, filepath.Join(tmp, "a", "x", "wrong"), "")
-	p := startSftp(t, tmp)
-	p.runOK(must(Chdir(filepath.Join(tmp, "{a}"))))
-
-	// The fact the refusal rests on: the line Stat("x/wrong") used to
-	// build finds the file under a/.
-	if out := p.run(`ls -lan -- "x/wrong"`); len(out) != 1 || !strings.HasSuffix(out[0], " "+tmp+"/a/x/wrong") {
-		t.Errorf("a relative ls of x/wrong in %s/{a} printed %q, want %s/a/x/wrong: has sftp stopped brace-expanding its working directory?", tmp, out, tmp)
-	}
-
-	dir := filepath.Join(tmp, "{a}", "x")
-	l := must(NewListing(dir))
-	out := p.runOK(l.Line)
-	got, err := l.Parse(out, time.Now())
-	if err != nil || len(got) != 1 || got[0].Name != "right" {
-		t.Errorf("listing of %s = %+v, %v; want right; sftp printed:\n%s", dir, got, err, strings.Join(out, "\n"))
-	}
-
-	wrong := filepath.Join(dir, "wrong")
-	out = p.run(must(Stat(wrong)))
-	if len(out) != 1 || len(Messages(out)) != 1 {
-		t.Errorf("stat of %s, which does not exist, printed %q, want one message", wrong, out)
+			p.runOK(must(Get("x/same", "got")))
+			want["local/got"] = "right"
+			check("get of x/same")
+			p.runOK(must(Put("src", "x/new")))
+			want[filepath.Join(wd, "x", "new")] = "src"
+			check("put to x/new")
+			p.runOK(must(Remove("x/same")))
+			delete(want, filepath.Join(wd, "x", "same"))
+			check("rm of x/same")
+			p.runOK(must(Chdir("x")))
+			if cwd, err := ParsePwd(p.runOK(Pwd)); err != nil || cwd != tmp+"/"+wd+"/x" {
+				t.Fatalf("pwd after cd x = %q, %v; want %q", cwd, err, tmp+"/"+wd+"/x")
+			}
+		})
 	}
 }
 
@@ -330,6 +338,7 @@ func TestSftpRelativePathUnderBraces(t *testing.T) {
 func TestSftpMaxLine(t *testing.T) {
 	tmp := scratchDir(t)
 	target := filepath.Join(tmp, "target")
+	src := filepath.Join(tmp, "src")
 	pad := func(n int) string { return tmp + strings.Repeat("/", n) + "target" }
 	// fit finds the padding that makes mk's line exactly MaxLine bytes,
 	// and checks that one byte more is refused.
@@ -350,10 +359,11 @@ func TestSftpMaxLine(t *testing.T) {
 		}
 	}
 	p := startSftp(t, tmp)
-	write(t, target, "x")
-	out := p.runOK(must(Stat(pad(fit(Stat))))) // exactly one echo: the line itself
-	if len(out) != 1 {
-		t.Fatalf("stat printed %q", out)
+	write(t, src, "put")
+	putTo := func(remote string) (string, error) { return Put(src, remote) }
+	p.runOK(must(putTo(pad(fit(putTo))))) // exactly one echo: the line itself
+	if data, err := os.ReadFile(target); err != nil || string(data) != "put" {
+		t.Fatalf("put of a MaxLine line left %q, %v", data, err)
 	}
 	n := fit(Remove)
 	p.runOK(must(Remove(pad(n))))
@@ -387,9 +397,9 @@ func TestSftpMaxLine(t *testing.T) {
 }
 
 // scratchDir is a temporary directory whose path has no character special
-// to sftp (t.TempDir's has the test's name in it): sftp makes relative
-// paths absolute with its working directory, which it does not escape
-// for brace expansion.
+// to sftp (t.TempDir's has the test's name in it): sftp prints it as it is,
+// in its echoes, messages and pwd, so that tests can compare those with
+// the path itself.
 func scratchDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "batch-test-")
@@ -416,73 +426,3 @@ func write(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
-
-// sixMonthsSftp is OpenSSH ls_file's limit between "Mon DD HH:MM" and
-// "Mon DD  YYYY": (365*24*60*60)/2 seconds.
-const sixMonthsSftp = 15768000 * time.Second
-
-// shownTime is a modification time at the precision sftp prints it when
-// its clock reads now: to the minute for the six months before now, to the
-// day otherwise, in UTC.
-func shownTime(m, now time.Time) time.Time {
-	m = m.UTC()
-	if now.Add(-sixMonthsSftp).Before(m) && !m.After(now) {
-		return m.Truncate(time.Minute)
-	}
-	return time.Date(m.Year(), m.Month(), m.Day(), 0, 0, 0, 0, time.UTC)
-}
-
-// wantEntries is what a listing of dir must return, read from the file
-// system with lstat: every entry but . and .., sorted by name.
-func wantEntries(t testing.TB, dir string, now time.Time) []Entry {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries := []Entry{}
-	for _, de := range des {
-		fi, err := os.Lstat(filepath.Join(dir, de.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		entries = append(entries, Entry{
-			Name:  de.Name(),
-			Size:  st.Size,
-			Mtime: shownTime(fi.ModTime(), now).Unix(),
-			Mode:  st.Mode,
-		})
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	return entries
-}
-
-// diffListing compares a parsed listing of dir with wantEntries. sftp reads
-// its clock with time(3), which can lag the timestamp the kernel gave a
-// file just written: such a file is "in the future" to sftp, which then
-// prints its date without the time. A file written within two seconds of
-// now may therefore come back at 00:00 of its day.
-func diffListing(t testing.TB, dir string, now time.Time, got []Entry) string {
-	t.Helper()
-	want := wantEntries(t, dir, now)
-	got = append([]Entry(nil), got...)
-	for i := range got {
-		if i >= len(want) || got[i].Name != want[i].Name || got[i].Mtime == want[i].Mtime {
-			continue
-		}
-		fi, err := os.Lstat(filepath.Join(dir, got[i].Name))
-		if err != nil || now.Sub(fi.ModTime()) > 2*time.Second {
-			continue
-		}
-		if m := fi.ModTime().UTC(); got[i].Mtime == time.Date(m.Year(), m.Month(), m.Day(), 0, 0, 0, 0, time.UTC).Unix() {
-			got[i].Mtime = want[i].Mtime
-		}
-	}
-	return cmp.Diff(want, got)
-}
-
-// settle waits until everything just written under dir is over a second
-// old, so that sftp prints each recent time to the minute (see
-// diffListing).
-func settle() { time.Sleep(1100 * time.Millisecond) }

@@ -79,9 +79,10 @@ func startSftp(t testing.TB, dir string) *sftpProc {
 	home := t.TempDir()
 	cmd := exec.Command(client, "-D", server)
 	cmd.Dir = dir
-	// A fixed environment: the facts the parser relies on are those of
-	// TZ=UTC and a UTF-8 locale. SHELL and PATH make a "!" shell escape
-	// work, so that a quoting failure shows as a file the shell created.
+	// A fixed environment, the one sftper gives sftp: TZ=UTC and a UTF-8
+	// locale, in which sftp prints names as sftpPrinted says. SHELL and
+	// PATH make a "!" shell escape work, so that a quoting failure shows
+	// as a file the shell created.
 	cmd.Env = []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + home,
@@ -217,8 +218,9 @@ func (p *sftpProc) runOK(line string) []string {
 }
 
 // splitEchoes separates sftp's echoes of the lines it read from the rest.
-// No output line starts with "sftp> ": listings start with the mode,
-// progress lines with a verb, messages with their text.
+// No output line starts with "sftp> ": progress lines start with a verb
+// ("Uploading", "Fetching", "Removing"), pwd's answer with "Remote",
+// messages with their text.
 func splitEchoes(lines []string) (echoes, out []string) {
 	for _, ln := range lines {
 		if strings.HasPrefix(ln, "sftp> ") {

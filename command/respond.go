@@ -9,7 +9,7 @@ import (
 
 // Result is what a command that succeeded answers: the response's message
 // and its data, a value of the command's own result type (*Transfer,
-// []batch.Entry, *HelloData) or nil for none.
+// []Entry, *HelloData) or nil for none.
 type Result struct {
 	Message string
 	Data    any

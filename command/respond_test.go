@@ -28,7 +28,15 @@ func wire(t *testing.T, resp *proto.Response) string {
 // TestRespondOKAsBefore: ok results are byte for byte what sftper wrote
 // when driver built them as maps.
 func TestRespondOKAsBefore(t *testing.T) {
-	entries := []batch.Entry{{Name: "a b", Size: 3, Mtime: 1700000000, Mode: 0o100644}, {Name: "<d>", Size: 4096, Mtime: 1, Mode: 0o40755}}
+	// Sample data shaped like a listing: this test is about the encoding
+	// of a slice of structs, not about LISTDIR's own type.
+	type entry struct {
+		Name  string `json:"name"`
+		Size  int64  `json:"size"`
+		Mtime int64  `json:"mtime"`
+		Mode  uint32 `json:"mode"`
+	}
+	entries := []entry{{Name: "a b", Size: 3, Mtime: 1700000000, Mode: 0o100644}, {Name: "<d>", Size: 4096, Mtime: 1, Mode: 0o40755}}
 	tests := []struct {
 		name string
 		old  *proto.Response
@@ -53,8 +61,8 @@ func TestRespondOKAsBefore(t *testing.T) {
 		},
 		{
 			"LISTDIR empty",
-			&proto.Response{Status: proto.StatusOK, Message: "0 entries", Data: []batch.Entry{}},
-			respond(Result{Message: "0 entries", Data: []batch.Entry{}}, nil),
+			&proto.Response{Status: proto.StatusOK, Message: "0 entries", Data: []entry{}},
+			respond(Result{Message: "0 entries", Data: []entry{}}, nil),
 		},
 		{
 			"DELETE",
