@@ -9,14 +9,13 @@ import (
 	"sync"
 	"testing"
 
-	sftpbatch "github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/integration/sshdtest"
 )
 
-// sftp's line limits. It cuts each listing line at sftpbatch.LsLineMax bytes
-// and each message at sftpbatch.MsgMax; pwd is printed whole. A LISTDIR is
-// exact or an error that says why, never a shorter name, and the cases
-// below sit on both sides of each boundary.
+// sftp's line limits. Its ls cut each listing line at 1023 bytes (which
+// no longer matters: LISTDIR reads packets) and it cuts each message at
+// sftpbatch.MsgMax; pwd is printed whole. The cases below sit on both
+// sides of each boundary.
 
 // listColumns is how much of an entry's listing line comes before its
 // path, for the test's own files (owned by the login user, a few bytes
@@ -59,8 +58,13 @@ func lineLen(t *testing.T, dir, name string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cols + len(dir) + sftpbatch.TagLen + 1 + len(name)
+	return cols + len(dir) + oldChainLen + 1 + len(name)
 }
+
+// oldChainLen is the "//./." chain the ls-based LISTDIR put after every
+// directory: the directories below are as long as those that once hit
+// ls's line limit.
+const oldChainLen = 82
 
 // dirOfLen makes a directory whose absolute path is exactly n bytes long,
 // below a fresh directory of the test, searchable by the login user.
