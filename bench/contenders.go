@@ -78,8 +78,9 @@ func newContenders(e *env) []*contender {
 }
 
 // runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.
-// A listing is `ls -lan DIR`, the command sftper itself sends for a
-// LISTDIR, so that the two do the same work on the wire.
+// A listing is `ls -lan DIR`: sftp's own way to list a directory with
+// attributes, which does what sftper's LISTDIR does on the wire (OPENDIR,
+// READDIR until the end, CLOSE), and prints it.
 func runOpenSSH(e *env, w *workload) (measurement, error) {
 	var b strings.Builder
 	for _, o := range w.ops {

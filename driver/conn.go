@@ -93,9 +93,9 @@ type Conn interface {
 	// channel cannot be opened or is lost, ErrClosed, or ctx's error.
 	Attrs(ctx context.Context, f AttrFunc) *Call
 	// Resolve makes a remote path absolute against the starting
-	// directory. sftper passes sftp absolute paths only: sftp's own
-	// joining leaves braces in the working directory unescaped, which ls
-	// would expand.
+	// directory. sftper passes sftp absolute paths only, each quoted
+	// whole by batch, so that how sftp joins and escapes its working
+	// directory never matters.
 	Resolve(ctx context.Context, p string) (string, error)
 	// Close lets what was sent finish, then ends everything cleanly:
 	// the children, the connection master and what the connection

@@ -126,8 +126,8 @@ func (s *Session) controlSocket(ctx context.Context) (string, error) {
 
 // Resolve makes a remote path absolute against the session's working
 // directory (the starting directory), connecting first if need be. sftper
-// passes sftp absolute paths only: sftp's own joining leaves braces in the
-// working directory unescaped, which ls would expand. Errors are those of
+// passes sftp absolute paths only, each quoted whole by batch, so that
+// how sftp joins and escapes its working directory never matters. Errors are those of
 // Send, or a *ConnError when the working directory's name could not be read
 // exactly (then only absolute paths can be used).
 func (s *Session) Resolve(ctx context.Context, p string) (string, error) {
