@@ -10,7 +10,7 @@ require (
 require (
 	github.com/kr/fs v0.1.0 // indirect
 	golang.org/x/crypto v0.41.0 // indirect
-	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/sys v0.36.0 // indirect
 )
 
 replace github.com/sftper/sftper => ../

@@ -1,12 +1,7 @@
 package driver
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
-	"unsafe"
 )
 
 // A process sftper must know the end of without being its parent: a
@@ -17,54 +12,22 @@ import (
 // close while the script waits for its lines (OpenSSH's ChannelTimeout, a
 // killed session process); and the connection master, whose death must be
 // known the moment a script is about to be given lines, not a scheduling
-// round later. A pidfd answers both questions exactly: it becomes readable
-// when the process exits, which Go's poller reports without polling, and
-// poll(2) on it with no timeout says whether that has happened yet.
+// round later. Two questions, then: tell me when it exits (Gone), and has
+// it exited by now (Exited), answered by the kernel, not by a goroutine
+// that may not have run yet.
+//
+// Each platform answers both exactly, without polling:
+//   - Linux (exitwatch_linux.go): a pidfd, which becomes readable when the
+//     process exits; Go's poller reports that, and poll(2) on it with no
+//     timeout says whether it has happened yet.
+//   - macOS and FreeBSD (exitwatch_kqueue.go): kqueue's EVFILT_PROC
+//     NOTE_EXIT, the event the kernel posts when the process exits.
 
-// sysPidfdOpen is pidfd_open(2), the same number on every Linux
-// architecture Go supports (Linux 5.3 and later).
-const sysPidfdOpen = 434
-
-// procWatch follows one process through a pidfd.
+// procWatch follows one process.
 type procWatch struct {
-	f    *os.File
-	rc   syscall.RawConn
+	sys  procWatchSys  // the platform's handle on the process
 	gone chan struct{} // closed once the process has exited (or the watch was closed)
 	once sync.Once
-}
-
-// watchProc starts watching process pid. An error means it cannot be
-// watched (too old a kernel, or it is gone already).
-func watchProc(pid int) (*procWatch, error) {
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
-	if errno != 0 {
-		return nil, errno
-	}
-	if err := syscall.SetNonblock(int(fd), true); err != nil {
-		syscall.Close(int(fd))
-		return nil, err
-	}
-	syscall.CloseOnExec(int(fd))
-	f := os.NewFile(fd, "pidfd")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	w := &procWatch{f: f, rc: rc, gone: make(chan struct{})}
-	go func() {
-		// A pidfd becomes readable when its process exits; the first
-		// call only asks the poller to wait for that. An error means
-		// the watch was closed.
-		waited := false
-		rc.Read(func(uintptr) bool {
-			done := waited
-			waited = true
-			return done
-		})
-		w.end()
-	}()
-	return w, nil
 }
 
 func (w *procWatch) end() { w.once.Do(func() { close(w.gone) }) }
@@ -80,22 +43,11 @@ func (w *procWatch) Exited() bool {
 		return true
 	default:
 	}
-	exited := false
-	w.rc.Control(func(fd uintptr) {
-		pfd := struct {
-			fd      int32
-			events  int16
-			revents int16
-		}{fd: int32(fd), events: 0x1} // POLLIN
-		var zero syscall.Timespec
-		n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
-		exited = errno == 0 && n == 1
-	})
-	return exited
+	return w.sys.exited()
 }
 
 // Close ends the watch.
-func (w *procWatch) Close() { w.f.Close() }
+func (w *procWatch) Close() { w.sys.close() }
 
 // watchExit calls gone once process pid has exited, from a goroutine of its
 // own. The returned stop ends the watch (gone is then not called). An error
@@ -126,28 +78,4 @@ func childOf(pid int, name string) int {
 		}
 	}
 	return 0
-}
-
-// children returns the pids of pid's children (its main thread's).
-func children(pid int) []int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		if kid, err := strconv.Atoi(f); err == nil {
-			out = append(out, kid)
-		}
-	}
-	return out
-}
-
-// processName is process pid's command name, or "" if it is gone.
-func processName(pid int) string {
-	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(comm))
 }

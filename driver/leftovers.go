@@ -2,7 +2,6 @@ package driver
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,12 +35,14 @@ import (
 // a Unix socket's 108 bytes with the 17 that ssh appends (socketPath), and
 // every byte of the name is one $TMPDIR cannot have.
 //
-// PID and START (field 22 of /proc/PID/stat, clock ticks after boot) name
-// the sftper process; pid reuse cannot fool the pair. HOST is 8 hex digits
-// of a hash of this boot's boot_id and this pid namespace: a process
-// number means something only there, so an entry made on another machine
-// (a shared network directory), before a reboot or in another container is
-// never provably dead, and is left alone. RANDOM (hex digits) keeps the
+// PID and START (the process's start time as the kernel keeps it: on Linux
+// field 22 of /proc/PID/stat, clock ticks after boot; on macOS and FreeBSD
+// microseconds since the epoch, from sysctl kern.proc.pid) name the sftper
+// process; pid reuse cannot fool the pair. HOST is 8 hex digits of a hash
+// of what makes process numbers mean something (on Linux this boot's
+// boot_id and this pid namespace; see hostTag in proc_*.go), so an entry
+// made on another machine (a shared network directory), before a reboot or
+// in another container is never provably dead, and is left alone. RANDOM (hex digits) keeps the
 // names unique and unguessable.
 //
 // A later sftper removes an entry only when all of this holds: its name
@@ -89,75 +90,31 @@ func (o owner) line() string { return fmt.Sprintf("%d %d %s\n", o.pid, o.start, 
 // and then its entries are named so that no sweep ever touches them, and
 // it sweeps nothing.
 var self = sync.OnceValues(func() (owner, error) {
-	pid := os.Getpid()
-	// /proc must be this pid namespace's (a container given the host's
-	// /proc would read other processes under these numbers and take live
-	// sftpers for dead ones): then it names this process as self.
-	if me, err := os.Readlink("/proc/self"); err != nil || me != strconv.Itoa(pid) {
-		return owner{}, fmt.Errorf("/proc is not this process's (/proc/self is %q, pid %d)", me, pid)
-	}
-	start, _, err := procStat(pid)
+	host, err := hostTag() // see proc_*.go
 	if err != nil {
 		return owner{}, err
 	}
-	host, err := hostTag()
+	pid := os.Getpid()
+	start, _, err := procStart(pid)
 	if err != nil {
 		return owner{}, err
 	}
 	return owner{pid: pid, start: start, host: host}, nil
 })
 
-// hostTag names where process numbers mean what they say: this boot of
-// this machine, and this pid namespace.
-func hostTag() (string, error) {
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return "", err
-	}
-	ns, err := os.Readlink("/proc/self/ns/pid")
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(string(boot)) + "\n" + ns))
-	return hex.EncodeToString(sum[:4]), nil
-}
-
-// procStat reads the state (field 3) and start time (field 22) of process
-// pid from /proc/PID/stat.
-func procStat(pid int) (start uint64, state byte, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	// The command name, field 2, is in parentheses and may hold anything.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:])) // from field 3
-	if len(f) < 20 || len(f[0]) != 1 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: too short", pid)
-	}
-	start, err = strconv.ParseUint(f[22-3], 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: start time: %v", pid, err)
-	}
-	return start, f[0][0], nil
-}
-
 // alive reports whether o may still be running: a process with o's pid
 // and start time exists and is not a zombie. When that cannot be told
 // (/proc/PID/stat unreadable for a reason other than absence), it says
 // yes.
 func alive(o owner) bool {
-	start, state, err := procStat(o.pid)
+	start, zombie, err := procStart(o.pid)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
 		return false
 	}
 	if err != nil {
 		return true
 	}
-	return start == o.start && state != 'Z' && state != 'X'
+	return start == o.start && !zombie
 }
 
 var (

@@ -188,7 +188,7 @@ func TestAlive(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	start, _, err := procStat(cmd.Process.Pid)
+	start, _, err := procStart(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestAlive(t *testing.T) {
 	var ws syscall.WaitStatus
 	syscall.Wait4(cmd.Process.Pid, &ws, syscall.WNOWAIT|syscall.WEXITED, nil)
 	for {
-		if _, state, _ := procStat(zombie.pid); state == 'Z' {
+		if _, z, _ := procStart(zombie.pid); z {
 			break
 		}
 	}
@@ -208,7 +208,7 @@ func TestAlive(t *testing.T) {
 		t.Error("a reaped process is alive")
 	}
 	// pid 1 of this namespace, with its start time.
-	if start, _, err := procStat(1); err == nil && !alive(owner{pid: 1, start: start}) {
+	if start, _, err := procStart(1); err == nil && !alive(owner{pid: 1, start: start}) {
 		t.Error("pid 1 is not alive")
 	}
 }

@@ -1,11 +1,9 @@
 package driver
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,32 +197,6 @@ func bytesMoved(pid int) (uint64, error) {
 		if n, err := bytesMoved(kid); err == nil {
 			total += n // one that exits meanwhile counts as a change
 		}
-	}
-	return total, nil
-}
-
-// processMoved is rchar plus wchar of one process.
-func processMoved(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
-	if err != nil {
-		return 0, err
-	}
-	var total uint64
-	found := 0
-	for _, ln := range bytes.Split(b, []byte("\n")) {
-		k, v, ok := bytes.Cut(ln, []byte(": "))
-		if !ok || (string(k) != "rchar" && string(k) != "wchar") {
-			continue
-		}
-		n, err := strconv.ParseUint(string(v), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/io: %q: %v", pid, ln, err)
-		}
-		total += n
-		found++
-	}
-	if found != 2 {
-		return 0, fmt.Errorf("/proc/%d/io has no rchar and wchar", pid)
 	}
 	return total, nil
 }
