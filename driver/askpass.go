@@ -34,7 +34,7 @@ const AskpassEnv = "SFTPER_ASKPASS_SOCKET"
 // what to answer to prompt, prints the answer, and returns the exit status
 // for ssh (non-zero: no answer).
 func Askpass(socket, prompt string, stdout io.Writer) int {
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd, err := unixSocket(false)
 	if err != nil {
 		return 1
 	}
@@ -74,7 +74,7 @@ func startAskpass(secret *Secret, logf func(string, ...any)) (*askpassServer, er
 		return nil, err
 	}
 	path := filepath.Join(dir, "askpass")
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	fd, err := unixSocket(true)
 	if err == nil {
 		if err = syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err == nil {
 			err = syscall.Listen(fd, 16)
@@ -110,7 +110,7 @@ func (a *askpassServer) serve() {
 		var conn int
 		var aerr error
 		err := rc.Read(func(fd uintptr) bool {
-			conn, _, aerr = syscall.Accept4(int(fd), syscall.SOCK_CLOEXEC)
+			conn, aerr = acceptCloexec(int(fd))
 			return aerr != syscall.EAGAIN
 		})
 		if err != nil {
@@ -156,10 +156,55 @@ func (a *askpassServer) handle(fd int) {
 	conn.Write(reply)
 }
 
-// sameUser checks that the helper runs as sftper's own user.
+// sameUser checks that the helper runs as sftper's own user: the kernel
+// says who connected (peerUID, in askpass_*.go).
 func sameUser(fd int) bool {
-	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	return err == nil && int(cred.Uid) == os.Getuid()
+	uid, err := peerUID(fd)
+	return err == nil && uid == os.Getuid()
+}
+
+// unixSocket makes a Unix stream socket, close-on-exec, and non-blocking
+// if asked. Not with SOCK_CLOEXEC, which macOS does not have: under
+// syscall.ForkLock instead, which os/exec holds while it forks, so no
+// child can inherit the socket between its making and its flag (as
+// package net does where the flag is missing).
+func unixSocket(nonblock bool) (int, error) {
+	syscall.ForkLock.RLock()
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, err
+	}
+	if nonblock {
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			syscall.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+// acceptCloexec accepts a connection on ln, close-on-exec, the same way.
+// The accepted socket is blocking (on macOS and FreeBSD it would inherit
+// the listener's O_NONBLOCK; it is cleared).
+func acceptCloexec(ln int) (int, error) {
+	syscall.ForkLock.RLock()
+	fd, _, err := syscall.Accept(ln)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, err
+	}
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // close stops listening and removes the socket's directory.
