@@ -321,7 +321,7 @@ func startAttrConn(cfg *Config, settings Settings, socket string, env []string) 
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	// As every child of sftper's: a process group of its own, and it
 	// dies with sftper (see startProcess).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sessionAttr(syscall.SIGKILL)
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = processKillWait
 	err = cmd.Start()

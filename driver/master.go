@@ -170,7 +170,7 @@ func startMaster(cfg *Config, settings Settings, socket string, timeout time.Dur
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, sshProgram(cfg.Program), args...)
 	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), env...))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = sessionAttr(syscall.SIGTERM)
 	// SIGTERM lets ssh close the connection and remove its socket; the
 	// whole group, for a ProxyCommand. WaitDelay kills ssh if that
 	// takes longer than masterStopGrace.

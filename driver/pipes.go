@@ -3,6 +3,7 @@ package driver
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 )
@@ -20,8 +21,19 @@ import (
 // here under load: commands whose output vanished. sftp's stdout gets a
 // description of its own that nobody makes non-blocking; the stderr one,
 // which ssh does change, is made blocking again once the session is up
-// (see restoreBlocking), and the pipe is enlarged so that falling behind
-// takes long.
+// (see restoreBlocking), and the pipe is enlarged where the platform
+// allows it (pipes_linux.go) so that falling behind takes long.
+//
+// Two descriptions of one pipe come from opening it twice, which only a
+// named pipe allows everywhere: the output pipe is a FIFO, made in a
+// private directory of its own under $TMPDIR, opened once for reading and
+// twice for writing, and unlinked with its directory at once; the open
+// descriptions are all that is left of it. (Linux could also reopen an
+// anonymous pipe through /proc/self/fd, but macOS and FreeBSD cannot, and
+// one mechanism that the whole test suite exercises on Linux beats a
+// second one that runs only where it is not tested.) Were sftper killed
+// in the microseconds between making the directory and removing it, an
+// empty sftper-fifo-* directory would stay in $TMPDIR.
 type childPipes struct {
 	inR, inW *os.File // sftp's stdin
 	outR     *os.File // what sftper reads: stdout and stderr, in order
@@ -32,10 +44,6 @@ type childPipes struct {
 	restore sync.Once
 }
 
-// pipeSize is asked for the output pipe; Linux allows up to
-// /proc/sys/fs/pipe-max-size (1 MiB by default) without privilege.
-const pipeSize = 1 << 20
-
 func newChildPipes() (p *childPipes, err error) {
 	p = &childPipes{}
 	defer func() {
@@ -43,53 +51,79 @@ func newChildPipes() (p *childPipes, err error) {
 			p.closeAll()
 		}
 	}()
-	if p.inR, p.inW, err = pipe(false); err != nil {
+	if p.inR, p.inW, err = pipe(); err != nil {
 		return nil, err
 	}
-	if p.outR, p.outW, err = pipe(true); err != nil {
-		return nil, err
-	}
-	// A larger pipe is only a cushion; failing to get one changes nothing.
-	syscall.Syscall(syscall.SYS_FCNTL, p.outR.Fd(), syscall.F_SETPIPE_SZ, pipeSize)
-	// Opening the pipe again through /proc gives a new open file
-	// description of the same pipe. syscall.Open rather than os.OpenFile,
-	// which would make it non-blocking for Go's poller.
-	fd, err := syscall.Open(fmt.Sprintf("/proc/self/fd/%d", p.outW.Fd()), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	dir, err := os.MkdirTemp("", "sftper-fifo-")
 	if err != nil {
-		return nil, fmt.Errorf("reopen output pipe: %w", err)
+		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	p.errW = os.NewFile(uintptr(fd), "|2")
-	ctl, _, errno := syscall.Syscall(syscall.SYS_FCNTL, p.errW.Fd(), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, fmt.Errorf("dup stderr pipe: %w", errno)
+	defer os.RemoveAll(dir)
+	fifo := filepath.Join(dir, "out")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	p.errCtl = os.NewFile(ctl, "|2ctl")
+	// The reading end first, non-blocking (for Go's poller), so that
+	// opening the writing ends does not wait for a reader. syscall.Open
+	// rather than os.OpenFile, which would make the writing ends
+	// non-blocking for Go's poller too.
+	fds := make([]int, 0, 3)
+	for _, flag := range []int{syscall.O_RDONLY | syscall.O_NONBLOCK, syscall.O_WRONLY, syscall.O_WRONLY} {
+		fd, err := syscall.Open(fifo, flag|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+			return nil, fmt.Errorf("output pipe: %w", err)
+		}
+		fds = append(fds, fd)
+	}
+	// NewFile registers a non-blocking descriptor with the poller.
+	p.outR = os.NewFile(uintptr(fds[0]), "|out")
+	p.outW = os.NewFile(uintptr(fds[1]), "|1")
+	p.errW = os.NewFile(uintptr(fds[2]), "|2")
+	// A larger pipe is only a cushion; failing to get one changes nothing.
+	enlargePipe(fds[0])
+	syscall.ForkLock.RLock()
+	ctl, err := syscall.Dup(fds[2])
+	if err == nil {
+		syscall.CloseOnExec(ctl)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("dup stderr pipe: %w", err)
+	}
+	p.errCtl = os.NewFile(uintptr(ctl), "|2ctl")
 	return p, nil
 }
 
-// pipe makes a pipe whose end for sftper goes through Go's poller and whose
-// end for the child stays blocking (O_NONBLOCK belongs to each end's open
-// file description, so the two can differ). os.Pipe would make both ends
-// non-blocking, and a child whose output is non-blocking can lose it.
-// Blocking reads in sftper would work too, but cost a thread per blocked
-// read and keep the runtime's monitor polling: measurably more CPU when
-// thousands of small commands each wait for their marker.
-func pipe(sftperReads bool) (r, w *os.File, err error) {
+// pipe makes sftp's input pipe: the end for sftper (the writing end) goes
+// through Go's poller, the end for the child stays blocking (O_NONBLOCK
+// belongs to each end's open file description, so the two can differ).
+// os.Pipe would make both ends non-blocking, and a child whose input or
+// output is non-blocking can lose it. Blocking I/O in sftper would work
+// too, but cost a thread per blocked call and keep the runtime's monitor
+// polling: measurably more CPU when thousands of small commands each wait
+// for their marker. Close-on-exec under syscall.ForkLock, as package os
+// does where pipe2 is missing (macOS).
+func pipe() (r, w *os.File, err error) {
 	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+	syscall.ForkLock.RLock()
+	err = syscall.Pipe(p[:])
+	if err == nil {
+		syscall.CloseOnExec(p[0])
+		syscall.CloseOnExec(p[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
 		return nil, nil, fmt.Errorf("pipe: %w", err)
 	}
-	ours := p[1]
-	if sftperReads {
-		ours = p[0]
-	}
-	if err := syscall.SetNonblock(ours, true); err != nil {
+	if err := syscall.SetNonblock(p[1], true); err != nil {
 		syscall.Close(p[0])
 		syscall.Close(p[1])
 		return nil, nil, fmt.Errorf("pipe: %w", err)
 	}
-	// NewFile registers a non-blocking descriptor with the poller.
-	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|1"), nil
+	return os.NewFile(uintptr(p[0]), "|0"), os.NewFile(uintptr(p[1]), "|in"), nil
 }
 
 // started closes the ends that belong to the child now that it has them.

@@ -15,10 +15,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/proto"
+	"golang.org/x/sys/unix"
 )
 
 // process is one sftp child and the mechanics every kind of child shares:
@@ -116,7 +116,7 @@ func startProcess(cfg *Config, settings Settings, spec processSpec) (*process, e
 	// thread before the process only when a goroutine locked to it
 	// (runtime.LockOSThread) returns, which nothing in sftper does (the
 	// master relies on the same).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sessionAttr(syscall.SIGKILL)
 	if spec.ctty != nil {
 		cmd.ExtraFiles = []*os.File{spec.ctty}
 		cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, 3
@@ -207,9 +207,8 @@ func unread(f *os.File) int {
 	}
 	n := -1
 	rc.Control(func(fd uintptr) {
-		var v int32
-		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); errno == 0 {
-			n = int(v)
+		if v, err := unix.IoctlGetInt(int(fd), fionread); err == nil {
+			n = v
 		}
 	})
 	return n
