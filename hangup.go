@@ -3,7 +3,8 @@ package main
 import (
 	"os"
 	"syscall"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // readerGone returns a channel that is closed when nobody can read what
@@ -15,12 +16,12 @@ import (
 //
 // poll(2) with no events asked for still reports POLLERR, which a pipe's
 // writing end gets once its last reader has gone, and POLLHUP, which a
-// socket gets when its peer has shut down; so one blocking ppoll in a
+// socket gets when its peer has shut down; so one blocking poll in a
 // goroutine of its own (and so one thread) notices at once, without
 // making stdout non-blocking (its open file description is shared with
 // the caller) and without writing anything.
 //
-// The poll watches only for the reader's end: an error from ppoll itself
+// The poll watches only for the reader's end: an error from poll itself
 // stops the watch (logged with logf), and is never taken for a hang-up.
 func readerGone(out *os.File, logf func(string, ...any)) <-chan struct{} {
 	gone := make(chan struct{})
@@ -34,18 +35,14 @@ func readerGone(out *os.File, logf func(string, ...any)) <-chan struct{} {
 	fd := int32(out.Fd())
 	go func() {
 		for {
-			pfd := struct {
-				fd      int32
-				events  int16
-				revents int16
-			}{fd: fd}
-			n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, 0, 0, 0, 0)
+			pfd := []unix.PollFd{{Fd: fd}}
+			n, err := unix.Poll(pfd, -1)
 			switch {
-			case errno == syscall.EINTR:
+			case err == unix.EINTR:
 				continue
-			case errno != 0:
-				logf("cannot watch for the reader of the output going (ppoll: %v); a closed output is noticed at the next result", errno)
-			case n == 1 && pfd.revents&(0x8|0x10) != 0: // POLLERR, POLLHUP
+			case err != nil:
+				logf("cannot watch for the reader of the output going (poll: %v); a closed output is noticed at the next result", err)
+			case n == 1 && pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0:
 				close(gone)
 			}
 			return

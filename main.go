@@ -58,9 +58,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if pw := os.Getenv("SFTPER_PASSWORD"); pw != "" {
-		// Out of /proc/PID/environ too (see scrub.go).
+		// Out of what other processes see of the environment too
+		// (see scrub_linux.go).
 		if err := scrubEnv("SFTPER_PASSWORD", pw); err != nil {
-			fmt.Fprintf(stderr, "sftper: SFTPER_PASSWORD stays readable in /proc/%d/environ: %v\n", os.Getpid(), err)
+			fmt.Fprintf(stderr, "sftper: SFTPER_PASSWORD stays readable in %s: %v\n", environShown(os.Getpid()), err)
 		}
 	}
 	secret, err := readSecret(o.passwordFile, os.Getenv)

@@ -22,6 +22,9 @@ import (
 // bytes. What is left (the Go heap still holds the copy, and whoever may
 // ptrace sftper can read all of its memory) is in README.md.
 
+// environShown says where others see process pid's environment.
+func environShown(pid int) string { return fmt.Sprintf("/proc/%d/environ", pid) }
+
 // scrubEnv overwrites with zero bytes the value of every name=... entry in
 // the original environment block. The first entry must hold exactly value
 // (what the runtime read from that block), or nothing is written; every
