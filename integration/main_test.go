@@ -347,8 +347,8 @@ func listing(t *testing.T, dir string) []entry {
 // statEntry is what sftper must say of a file whose stat is st.
 func statEntry(name string, st *syscall.Stat_t) entry {
 	return entry{
-		Name: name, Size: st.Size, Mtime: st.Mtim.Sec, Mode: st.Mode,
-		Atime: st.Atim.Sec, UID: st.Uid, GID: st.Gid,
+		Name: name, Size: st.Size, Mtime: mtimeOf(st), Mode: uint32(st.Mode),
+		Atime: atimeOf(st), UID: st.Uid, GID: st.Gid,
 	}
 }
 

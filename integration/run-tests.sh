@@ -45,6 +45,17 @@ fi
 echo "== go vet"
 go vet ./...
 
+# sftper runs where sysadmins' scripts do: macOS and FreeBSD as well as
+# Linux (README: Platforms). The tests run on Linux only; every other
+# platform is built and vetted here, tests included, so that a call one of
+# them lacks cannot land.
+echo "== go vet and go build for other platforms"
+for target in darwin/arm64 darwin/amd64 freebsd/amd64 linux/arm64; do
+  echo "-- $target"
+  GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+  GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null .
+done
+
 echo "== bench smoke (its own module: gofmt, vet, then one tiny run of every workload and contender)"
 unformatted=$(gofmt -l bench)
 if [ -n "$unformatted" ]; then

@@ -222,8 +222,8 @@ func attrsOf(t *testing.T, fi fs.FileInfo) Attrs {
 		UID:         st.Uid,
 		GID:         st.Gid,
 		Permissions: uint32(st.Mode),
-		Atime:       uint32(st.Atim.Sec),
-		Mtime:       uint32(st.Mtim.Sec),
+		Atime:       uint32(atimeOf(st)),
+		Mtime:       uint32(fi.ModTime().Unix()),
 	}
 }
 

@@ -463,7 +463,7 @@ func (s *Server) launch() error {
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// If the test binary dies without cleaning up, take the listener along.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err
