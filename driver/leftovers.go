@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // What a dead sftper leaves behind.
@@ -304,7 +305,7 @@ func sweepDirs(dir string, logf func(string, ...any)) {
 			return owner{}, false
 		}
 		return readOwner(p)
-	}, removeDir, logf)
+	}, func(p string) bool { return removeDir(p, logf) }, logf)
 }
 
 // sweep removes, with remove, the entries of dir whose names match, that
@@ -377,10 +378,13 @@ func removePart(p string) bool {
 var ownSocket = regexp.MustCompile(`^(cm[1-9][0-9]*(\.[A-Za-z0-9]{16})?|askpass)$`)
 
 // removeDir removes a private directory if it holds nothing but its owner
-// file and sockets of sftper's user with the names sftper gives them. The
+// file and sockets of sftper's user with the names sftper gives them, once
+// any connection master still listening on a cm<N> socket there has
+// agreed to exit (stopMaster, muxstop.go); if one will not, the directory
+// stays, so that the master can still be reached. The
 // owner file goes last, so that a removal cut short leaves a directory
 // that a later sweep still recognises.
-func removeDir(p string) bool {
+func removeDir(p string, logf func(string, ...any)) bool {
 	fi, err := os.Lstat(p)
 	if err != nil || !fi.IsDir() {
 		return false
@@ -401,6 +405,23 @@ func removeDir(p string) bool {
 			return false
 		}
 	}
+	// A master still listening there outlived its sftper (no
+	// parent-death signal: macOS): it is asked to exit first, and a
+	// directory whose master will not go is left, socket and all, so
+	// that it can still be reached.
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "cm") || strings.Contains(e.Name(), ".") {
+			continue
+		}
+		err := stopMaster(filepath.Join(p, e.Name()), masterStopTimeout)
+		switch {
+		case err == nil:
+			logf("stopped the connection master that a dead sftper left at %s", filepath.Join(p, e.Name()))
+		case !errors.Is(err, errNoMaster):
+			logf("left %s: its connection master did not stop: %v", p, err)
+			return false
+		}
+	}
 	for _, e := range ents {
 		if e.Name() != ownerFile {
 			os.Remove(filepath.Join(p, e.Name()))
@@ -409,6 +430,9 @@ func removeDir(p string) bool {
 	os.Remove(filepath.Join(p, ownerFile))
 	return os.Remove(p) == nil
 }
+
+// masterStopTimeout bounds the exchange with one leftover master.
+const masterStopTimeout = 2 * time.Second
 
 // The GET download files, for package command.
 

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseOwned(t *testing.T) {
@@ -286,7 +288,7 @@ func TestRemoveDir(t *testing.T) {
 	withOwner := mk("owned", "cm1", "askpass")
 	os.WriteFile(filepath.Join(withOwner, ownerFile), []byte("1234 5678 0a1b2c3d\n"), 0o600)
 	for _, d := range []string{mk("empty"), mk("sockets", "cm1", "cm12", "askpass", "cm3.AbCdEfGh01234567"), withOwner} {
-		if !removeDir(d) {
+		if !removeDir(d, t.Logf) {
 			t.Errorf("%s not removed", d)
 		}
 	}
@@ -300,7 +302,7 @@ func TestRemoveDir(t *testing.T) {
 	bigOwner := mk("bigowner")
 	os.WriteFile(filepath.Join(bigOwner, ownerFile), make([]byte, ownerMax+1), 0o600)
 	for _, d := range []string{other, notSocket, badTemp, ownerSocket, ownerDir, bigOwner} {
-		if removeDir(d) {
+		if removeDir(d, t.Logf) {
 			t.Errorf("%s removed", d)
 		}
 		if ents, _ := os.ReadDir(d); len(ents) == 0 {
@@ -309,7 +311,7 @@ func TestRemoveDir(t *testing.T) {
 	}
 	f := filepath.Join(base, "file")
 	os.WriteFile(f, nil, 0o600)
-	if removeDir(f) {
+	if removeDir(f, t.Logf) {
 		t.Error("a file removed as a directory")
 	}
 }
@@ -414,4 +416,53 @@ func BenchmarkSweepParts(b *testing.B) {
 			partName()
 		}
 	})
+}
+
+// A dead sftper's directory whose master still runs (macOS, which has no
+// Pdeathsig, leaves one after a kill -9): the sweep asks the real master
+// to exit and then removes the directory; a master that refuses keeps its
+// directory.
+func TestSweepStopsLeftoverMaster(t *testing.T) {
+	me, err := self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := me
+	dead.start++
+	srv := startSSHD(t)
+	tmp := t.TempDir()
+	leftover := func(env []string, opts ...string) (string, *realMaster) {
+		d := filepath.Join(tmp, dirPrefix+randomHex(dirRandom))
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeOwner(d, dead); err != nil {
+			t.Fatal(err)
+		}
+		return d, startRealMaster(t, srv, filepath.Join(d, "cm1"), env, opts...)
+	}
+	stops, stopping := leftover(nil, "-o", "ControlMaster=yes")
+	refuses, refusing := leftover([]string{"SSH_ASKPASS=/bin/false", "SSH_ASKPASS_REQUIRE=force"}, "-o", "ControlMaster=ask")
+	var logged []string
+	sweepDirs(tmp, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
+	select {
+	case <-stopping.exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leftover master still runs 5 s after the sweep")
+	}
+	if _, err := os.Lstat(stops); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stopped master's directory: %v, want it removed", err)
+	}
+	select {
+	case <-refusing.exited:
+		t.Error("the master that refused to exit exited")
+	default:
+	}
+	if _, err := os.Lstat(filepath.Join(refuses, "cm1")); err != nil {
+		t.Errorf("the refusing master's socket: %v, want it kept", err)
+	}
+	all := strings.Join(logged, "\n")
+	if !strings.Contains(all, "stopped the connection master") || !strings.Contains(all, "did not stop") {
+		t.Errorf("the sweep logged:\n%s", all)
+	}
 }
