@@ -116,27 +116,49 @@ func TestWatchExitStop(t *testing.T) {
 }
 
 func TestChildren(t *testing.T) {
-	cmd := startSleep(t)
-	found := false
-	for _, kid := range children(os.Getpid()) {
-		if kid == cmd.Process.Pid {
-			found = true
+	// A single-threaded parent: Linux lists the children of each thread
+	// apart (and children reads the main thread's), and sftp, whose
+	// children sftper looks for, has one thread; this test binary has
+	// many, and starts children from any of them.
+	parent := exec.Command("sh", "-c", "sleep 60 & sleep 61 & wait")
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, kid := range children(parent.Process.Pid) {
+			syscall.Kill(kid, syscall.SIGKILL)
+		}
+		parent.Process.Kill()
+		parent.Wait()
+	}()
+	var kids []int
+	deadline := time.Now().Add(5 * time.Second)
+	for len(kids) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("children of sh: %v after 5 s, want its two sleeps", kids)
+		}
+		time.Sleep(5 * time.Millisecond)
+		kids = children(parent.Process.Pid)
+	}
+	if len(kids) != 2 {
+		t.Fatalf("children of sh: %v, want its two sleeps", kids)
+	}
+	for _, kid := range kids {
+		if got := processName(kid); got != "sleep" {
+			t.Errorf("processName of a sleep is %q", got)
 		}
 	}
-	if !found {
-		t.Fatalf("children of this process %v do not hold its child %d", children(os.Getpid()), cmd.Process.Pid)
+	if got := childOf(parent.Process.Pid, "sleep"); got != kids[0] && got != kids[1] {
+		t.Errorf("childOf found %d, not one of %v", got, kids)
 	}
-	if got := processName(cmd.Process.Pid); got != "sleep" {
-		t.Errorf("processName of sleep is %q", got)
-	}
-	if got := childOf(os.Getpid(), "sleep"); got == 0 {
-		t.Error("childOf found no sleep")
-	}
-	if got := childOf(os.Getpid(), "no-such-program"); got != 0 {
+	if got := childOf(parent.Process.Pid, "no-such-program"); got != 0 {
 		t.Errorf("childOf found %d for a name no child has", got)
 	}
 	if got := processName(1 << 30); got != "" {
 		t.Errorf("processName of no process is %q", got)
+	}
+	if got := children(1 << 30); len(got) != 0 {
+		t.Errorf("children of no process: %v", got)
 	}
 }
 
