@@ -32,6 +32,13 @@ import (
 const version = "0.1.0"
 
 func main() {
+	if first := os.Getenv(driver.SSHExecEnv); first != "" {
+		// sftp runs sftper as its ssh, to put options first; see
+		// driver/sshfirst.go. ExecSSH returns only on failure.
+		err := driver.ExecSSH(first, os.Args[1:])
+		fmt.Fprintf(os.Stderr, "sftper: cannot run ssh: %v\n", err)
+		os.Exit(255) // ssh's own status for a failure of its own
+	}
 	if sock := os.Getenv(driver.AskpassEnv); sock != "" {
 		// ssh runs sftper as its askpass helper in batch mode; see
 		// driver/askpass.go.

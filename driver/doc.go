@@ -28,9 +28,15 @@
 //   - hostkey.go: the one place where ssh's messages are matched, for the
 //     host key and for the kind of a connect failure (see ConnError.Kind).
 //   - prompt.go, secret.go, tty.go: ssh's questions on the terminal and
-//     the answers; exitwatch.go: pidfd watches on processes sftper is not
-//     the parent of; leftovers.go: sftper's temporary files and
-//     directories, and those of a sftper that died.
+//     the answers; exitwatch.go: watches on processes sftper is not the
+//     parent of; leftovers.go: sftper's temporary files and directories,
+//     and those of a sftper that died (muxstop.go stops its master);
+//     sshfirst.go: sftper as sftp's ssh program, only to put options
+//     first; pipes.go: a child's pipes.
+//   - Per platform: proc_*.go (what sftper reads of other processes),
+//     exitwatch_linux.go (pidfd) and exitwatch_kqueue.go, askpass_*.go
+//     (the peer's uid), pipes_*.go, procattr_*.go (Pdeathsig where it
+//     exists). README.md's Platforms section says what each does.
 //
 // Both kinds of child frame each line with the same marker protocol
 // (process.go), so the requests' execution (ops.go) and every parser are
@@ -109,9 +115,10 @@
 //     as the commit before, in the same rounds), and one ssh mux client
 //     (at most 8.1 MiB resident, not sftper's own memory) from the first
 //     LISTDIR or STAT on. In session mode the session's own ssh is the
-//     master (ControlMaster=yes on a socket of the owner's), so nothing
-//     starts before the first result; in batch mode the scripts' master
-//     serves.
+//     master (ControlMaster=yes on a socket of the owner's, put ahead of
+//     even sftp's own options to ssh, which since OpenSSH 10.0 include
+//     ControlMaster no: sshfirst.go), so nothing starts before the first
+//     result; in batch mode the scripts' master serves.
 //
 // The channel's calls and sftp's lines never overlap (gate.go): that
 // orders the two sessions as one stream, and keeps ProFTPD's mod_sftp,

@@ -64,6 +64,7 @@ type process struct {
 // processSpec is what a kind adds to the sftp command line and the child.
 type processSpec struct {
 	extra    []string // before the user's options, so that they win (ssh keeps the first value)
+	sshFirst []string // ssh options ahead of even those sftp gives ssh (see sshfirst.go)
 	defaults []string // after the user's options, so that theirs win
 	env      []string // added to the environment
 	ctty     *os.File // the controlling terminal's tty end, if any (the caller closes it)
@@ -88,6 +89,14 @@ func startProcess(cfg *Config, settings Settings, spec processSpec) (*process, e
 	if len(prog) == 0 {
 		prog = []string{"sftp"}
 	}
+	var firstEnv []string
+	if len(spec.sshFirst) > 0 {
+		p, env, err := sshFirstCommand(prog, spec.sshFirst)
+		if err != nil {
+			return nil, err
+		}
+		prog, firstEnv = p, []string{env}
+	}
 	args := append(append(append([]string{}, prog[1:]...), spec.extra...), cfg.Args...)
 	args = append(args, keepAlive(cfg, settings)...)
 	args = append(args, spec.defaults...)
@@ -95,7 +104,7 @@ func startProcess(cfg *Config, settings Settings, spec processSpec) (*process, e
 	args = append(args, "--", cfg.Destination)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, prog[0], args...)
-	cmd.Env = childEnv(append(append(os.Environ(), cfg.Env...), spec.env...))
+	cmd.Env = childEnv(append(append(append(os.Environ(), cfg.Env...), spec.env...), firstEnv...))
 	// Stopping a child means stopping sftp and everything it started
 	// (ssh, a ProxyCommand) at once.
 	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGKILL) }

@@ -232,7 +232,8 @@ func (s *Session) Kill() {
 
 // spawn starts a session child. Where children share connections of
 // sftper's own, its ssh is made the master (ControlMaster=yes on a fresh
-// socket of the owner's, before the user's options so that it holds): the
+// socket of the owner's, ahead of every other option of ssh's so that it
+// holds, even against sftp's own: see sshfirst.go): the
 // attribute channel then rides the login the session has made, with no
 // process started ahead of the session and no second login. A fresh
 // socket for every child: one killed with its ssh leaves its socket
@@ -240,11 +241,11 @@ func (s *Session) Kill() {
 func (s *Session) spawn() (*sessionChild, error) {
 	settings := s.owner.Settings()
 	socket := s.owner.masterSocket()
-	var extra []string
+	var first []string
 	if socket != "" {
-		extra = []string{"-o", "ControlMaster=yes", "-o", "ControlPath=" + socket, "-o", "ControlPersist=no"}
+		first = []string{"-o", "ControlMaster=yes", "-o", "ControlPath=" + socket, "-o", "ControlPersist=no"}
 	}
-	c, err := startSession(&s.cfg, settings, extra)
+	c, err := startSession(&s.cfg, settings, first)
 	if err == nil {
 		c.socket = socket
 	}

@@ -37,8 +37,9 @@ type sessionChild struct {
 }
 
 // startSession starts a session's sftp on a fresh pseudo-terminal and
-// begins its handshake.
-func startSession(cfg *Config, settings Settings, extra []string) (*sessionChild, error) {
+// begins its handshake; first are options for its ssh ahead of all others
+// (see sshfirst.go).
+func startSession(cfg *Config, settings Settings, first []string) (*sessionChild, error) {
 	var defaults []string
 	if !settings.BatchMode() {
 		// A session runs sftp in batch mode too, for its quiet output
@@ -57,7 +58,7 @@ func startSession(cfg *Config, settings Settings, extra []string) (*sessionChild
 		tty.Close()
 		return nil, err
 	}
-	p, err := startProcess(cfg, settings, processSpec{extra: extra, defaults: defaults, ctty: tty, prefix: "-@"})
+	p, err := startProcess(cfg, settings, processSpec{sshFirst: first, defaults: defaults, ctty: tty, prefix: "-@"})
 	tty.Close() // the child has it; keeping it would keep the pty from ending
 	if err != nil {
 		ptmx.Close()
