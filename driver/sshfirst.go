@@ -59,7 +59,11 @@ func ExecSSH(value string, args []string) error {
 // sshFirstCommand returns the sftp command line prog (the program and its
 // options) changed so that sftp's ssh gets first ahead of every other
 // option, and the environment entry that carries them: the user's own -S
-// (or ssh) becomes the program sftper runs in its place.
+// (or ssh) becomes the program sftper runs in its place. The caller still
+// gives sftp the same options through -o as well: a wrapper of the user's
+// that sets sftp's -S itself would otherwise lose them, and before
+// OpenSSH 10.0 they hold that way too; the same value twice changes
+// nothing.
 func sshFirstCommand(prog []string, first []string) ([]string, string, error) {
 	if len(prog) == 0 {
 		return nil, "", errors.New("no sftp program")
@@ -73,21 +77,23 @@ func sshFirstCommand(prog []string, first []string) ([]string, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	out := []string{prog[0], "-S", exe}
+	// The user's -S goes (its program is now SSHExecEnv's), and sftper's
+	// comes after the user's own arguments, not before: a wrapper given
+	// as the sftp program may read arguments of its own first.
+	out := []string{prog[0]}
 	args := prog[1:]
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			out = append(out, args[i:]...)
-			break
+			return append(append(out, "-S", exe), args[i:]...), SSHExecEnv + "=" + string(value), nil
 		}
 		switch {
 		case a == "-S" && i+1 < len(args):
-			i++ // the program, now SSHExecEnv's
+			i++
 		case strings.HasPrefix(a, "-S"):
 		default:
 			out = append(out, a)
 		}
 	}
-	return out, SSHExecEnv + "=" + string(value), nil
+	return append(out, "-S", exe), SSHExecEnv + "=" + string(value), nil
 }

@@ -21,8 +21,10 @@ func TestSSHFirstCommand(t *testing.T) {
 		ssh        string
 	}{
 		{[]string{"sftp"}, []string{"sftp", "-S", exe}, "ssh"},
-		{[]string{"/opt/sftp", "-l", "100", "-S", "/opt/ssh", "-R", "8"}, []string{"/opt/sftp", "-S", exe, "-l", "100", "-R", "8"}, "/opt/ssh"},
+		{[]string{"/opt/sftp", "-l", "100", "-S", "/opt/ssh", "-R", "8"}, []string{"/opt/sftp", "-l", "100", "-R", "8", "-S", exe}, "/opt/ssh"},
 		{[]string{"sftp", "-S/opt/ssh"}, []string{"sftp", "-S", exe}, "/opt/ssh"},
+		// A wrapper's own arguments stay first.
+		{[]string{"wrap", "log file", "-l", "1"}, []string{"wrap", "log file", "-l", "1", "-S", exe}, "ssh"},
 		// After --, nothing is an option of sftp's.
 		{[]string{"sftp", "--", "-S", "x"}, []string{"sftp", "-S", exe, "--", "-S", "x"}, "ssh"},
 	} {
