@@ -436,6 +436,14 @@ func (c *process) stop(why string, kind proto.Kind) {
 	c.kill()
 }
 
+// stopping reports whether stop has been called: the child is on its way
+// out, whether or not it has exited yet.
+func (c *process) stopping() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.why != ""
+}
+
 // exitWait bounds the wait for the child to exit once its output has
 // ended. sftp ends its output by exiting (so does everything holding the
 // pipe, but a master: see endOutput), so this only covers a child that

@@ -58,7 +58,7 @@ func startSession(cfg *Config, settings Settings, first []string) (*sessionChild
 		tty.Close()
 		return nil, err
 	}
-	p, err := startProcess(cfg, settings, processSpec{sshFirst: first, defaults: defaults, ctty: tty, prefix: "-@"})
+	p, err := startProcess(cfg, settings, processSpec{sshFirst: first, extra: first, defaults: defaults, ctty: tty, prefix: "-@"})
 	tty.Close() // the child has it; keeping it would keep the pty from ending
 	if err != nil {
 		ptmx.Close()
@@ -192,6 +192,12 @@ func (c *sessionChild) stale() bool {
 		}
 	default:
 		return false
+	}
+	// Stopped (a stall, or the attribute channel's timeout: dropChild)
+	// but not yet exited: it must take no new line, which would only
+	// share its end.
+	if c.stopping() {
+		return true
 	}
 	select {
 	case <-c.exited:
