@@ -159,12 +159,33 @@ func (s *Server) KillConnections() (int, error) {
 	return s.killAtDepth(2)
 }
 
+// Sessions returns how many session processes (see KillSessions) the
+// server has now, over every connection.
+func (s *Server) Sessions() (int, error) {
+	pids, err := s.atDepth(3)
+	return len(pids), err
+}
+
 // killAtDepth kills every process depth levels below the listener.
 func (s *Server) killAtDepth(depth int) (int, error) {
+	level, err := s.atDepth(depth)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range level {
+		if err := signal(p, syscall.SIGKILL); err != nil {
+			return 0, err
+		}
+	}
+	return len(level), nil
+}
+
+// atDepth returns the living processes depth levels below the listener.
+func (s *Server) atDepth(depth int) ([]int, error) {
 	s.mu.Lock()
 	if s.cmd == nil {
 		s.mu.Unlock()
-		return 0, errors.New("server not running")
+		return nil, errors.New("server not running")
 	}
 	level := []int{s.cmd.Process.Pid}
 	s.mu.Unlock()
@@ -173,18 +194,13 @@ func (s *Server) killAtDepth(depth int) (int, error) {
 		for _, p := range level {
 			kids, err := childrenOf(p)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			next = append(next, kids...)
 		}
 		level = next
 	}
-	for _, p := range level {
-		if err := signal(p, syscall.SIGKILL); err != nil {
-			return 0, err
-		}
-	}
-	return len(level), nil
+	return level, nil
 }
 
 // childrenOf returns the living direct children of pid.
