@@ -131,21 +131,20 @@ func TestChildren(t *testing.T) {
 		parent.Process.Kill()
 		parent.Wait()
 	}()
+	// A child of sh is named sh until it has run sleep: wait for both
+	// to have, or give up and say what was seen.
 	var kids []int
+	var names []string
 	deadline := time.Now().Add(5 * time.Second)
-	for len(kids) < 2 {
+	for !(len(kids) == 2 && names[0] == "sleep" && names[1] == "sleep") {
 		if time.Now().After(deadline) {
-			t.Fatalf("children of sh: %v after 5 s, want its two sleeps", kids)
+			t.Fatalf("children of sh: %v named %q after 5 s, want its two sleeps", kids, names)
 		}
 		time.Sleep(5 * time.Millisecond)
 		kids = children(parent.Process.Pid)
-	}
-	if len(kids) != 2 {
-		t.Fatalf("children of sh: %v, want its two sleeps", kids)
-	}
-	for _, kid := range kids {
-		if got := processName(kid); got != "sleep" {
-			t.Errorf("processName of a sleep is %q", got)
+		names = names[:0]
+		for _, kid := range kids {
+			names = append(names, processName(kid))
 		}
 	}
 	if got := childOf(parent.Process.Pid, "sleep"); got != kids[0] && got != kids[1] {
