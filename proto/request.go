@@ -130,7 +130,7 @@ type Args struct {
 	asked   []string // names the Decoder asked for
 	err     string   // first problem found, "" if none
 
-	askedBuf [4]string // room for asked
+	askedBuf [8]string // room for asked
 }
 
 // lookup asks for the argument name and returns its raw JSON value, or
@@ -185,6 +185,13 @@ func (a *Args) Str(name string) string {
 	case raw == nil:
 		a.missing(name)
 		return ""
+	}
+	return a.str(name, raw)
+}
+
+// str reads raw, the value of the argument name, as Str does.
+func (a *Args) str(name string, raw []byte) string {
+	switch {
 	case raw[0] != '"':
 		a.err = fmt.Sprintf("argument %q must be a string", name)
 		return ""
