@@ -18,9 +18,7 @@ func (Delete) Name() string { return "DELETE" }
 func decodeDelete(a *proto.Args) Delete { return Delete{Path: a.Str("path")} }
 
 // A DELETE writes on the server, in its line.
-func deleteEffects(Delete) []Effect { return deleteEffectList }
-
-var deleteEffectList = []Effect{{Access: Write, Place: Remote}}
+func deleteEffects(op Delete) []Effect { return []Effect{remote(Write, op.Path)} }
 
 func startDelete(e *env, op Delete) step {
 	if err := batch.CheckPath(op.Path); err != nil {

@@ -31,9 +31,9 @@ func decodeGet(a *proto.Args) Get { return Get{Source: a.Str("source"), Dest: a.
 
 // A GET reads on the server in its line, and writes the local destination
 // after it: the rename. (Its line writes only its own temporary file.)
-func getEffects(Get) []Effect { return getEffectList }
-
-var getEffectList = []Effect{{Access: Read, Place: Remote}, {Access: Write, Place: Local, After: true}}
+func getEffects(op Get) []Effect {
+	return []Effect{remote(Read, op.Source), local(Write, op.Dest).after()}
+}
 
 func startGet(e *env, op Get) step {
 	if err := batch.CheckPath(op.Source); err != nil {

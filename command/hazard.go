@@ -1,22 +1,32 @@
 package command
 
+import "strings"
+
 // Hazards: which requests must not overlap.
 //
 // sftp carries out its lines one after another, in the order they were
 // sent, and the driver keeps the calls on the attribute channel (STAT,
-// LSTAT, LISTDIR) in that same order with the lines (driver/gate.go): so
-// whatever a request does on the connection is ordered with every other
-// request's for free. What is not ordered is sftper's own work after the
-// connection is done with a request, while later requests already run: a
-// GET renames its download into place. A later request whose line or
-// local checks touch what that work touches must wait for it. Each
+// LSTAT, LISTDIR, and the other single-packet commands) in that same order
+// with the lines (driver/gate.go): so whatever a request does on the
+// connection when it begins is ordered with every other request's for
+// free. What is not ordered is what a request does later, while later
+// requests already run: a GET renames its download into place once sftp
+// is done, an atomic PUT renames its upload into place once the upload is
+// done, a recursive transfer sends its lines one after another. A later
+// request that touches what such work touches must wait for it. Each
 // command declares its effects; conflicts decides.
 //
-// After-effects of two requests never race each other: results are
-// finished one at a time, in request order (Job.Result). A later change
-// that finishes results out of order, or runs several sessions, must
-// compare those too, and can narrow every rule to the paths involved by
-// giving Effect the path it touches (parallel sessions, issue 13).
+// Effects name the path they touch, so that only requests about the same
+// files wait for each other: a stream of atomic PUTs to different names
+// keeps sftp busy, while a STAT of a name that a PUT still has to rename
+// into place waits for the rename. Two paths overlap when one is the
+// other or a directory above it (creating a/x changes what a listing of a
+// shows, and needs a to exist). Paths are compared as written, after
+// removing "." and repeated slashes; a path with ".." in it, or a relative
+// path beside an absolute one, could name anything, and overlaps
+// everything. Two names that reach the same file through a symlink are
+// not known to be the same: requests that rely on each other through a
+// symlink must be sent one after the other's result.
 
 // Place is which files an effect touches.
 type Place int
@@ -38,22 +48,105 @@ const (
 type Effect struct {
 	Access Access
 	Place  Place
-	// After: sftper does it itself after sftp is done with the request's
-	// line (when the result is finished), not in the line or before it.
+	// After: sftper does it after sftp is done with the request's
+	// line (the rename of a GET's download; an atomic PUT's rename), or
+	// over time (a recursive transfer), not when the request begins.
 	After bool
+	// Path is what it touches and everything under it, as effectPath
+	// makes it; "" is every file of its Place.
+	Path string
+}
+
+// remote and local are the effects of accessing the remote or local path
+// p; after makes an effect one done after the request began.
+func remote(a Access, p string) Effect { return Effect{Access: a, Place: Remote, Path: effectPath(p)} }
+func local(a Access, p string) Effect  { return Effect{Access: a, Place: Local, Path: effectPath(p)} }
+func (e Effect) after() Effect          { e.After = true; return e }
+
+// effectPath makes p, a path as a request gives it, the Path of an
+// Effect: cleaned of "." and repeated slashes, "" (everything) when it
+// holds "..".
+func effectPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if isClean(p) {
+		return p // the common case, without allocating
+	}
+	abs := strings.HasPrefix(p, "/")
+	parts := strings.Split(p, "/")
+	kept := parts[:0]
+	for _, part := range parts {
+		switch part {
+		case "", ".":
+		case "..":
+			return ""
+		default:
+			kept = append(kept, part)
+		}
+	}
+	clean := strings.Join(kept, "/")
+	if abs {
+		return "/" + clean
+	}
+	if clean == "" {
+		return "." // the working directory itself
+	}
+	return clean
+}
+
+// isClean reports whether effectPath would return p as it is.
+func isClean(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if strings.HasSuffix(p, "/") {
+		return false
+	}
+	start := 0
+	if p[0] == '/' {
+		start = 1
+	}
+	for start <= len(p) {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
+		}
+		switch p[start:end] {
+		case "", ".", "..":
+			return false
+		}
+		start = end + 1
+	}
+	return true
+}
+
+// overlap reports whether the effect paths a and b may name the same
+// file, or one a directory above the other.
+func overlap(a, b string) bool {
+	if a == "" || b == "" {
+		return true
+	}
+	absA, absB := strings.HasPrefix(a, "/"), strings.HasPrefix(b, "/")
+	if absA != absB || a == "." || b == "." || a == "/" || b == "/" {
+		return true
+	}
+	return a == b || strings.HasPrefix(b, a+"/") || strings.HasPrefix(a, b+"/")
 }
 
 // conflicts reports whether a request with the effects next may not
 // begin while one with the effects earlier is unfinished: when something
-// earlier does after its line touches what next touches, in its line or
-// before it, and one of them writes.
+// earlier does after it began touches what next touches, and one of them
+// writes. (What both do as they begin is ordered by the connection.)
 func conflicts(earlier, next []Effect) bool {
 	for _, a := range earlier {
 		if !a.After {
 			continue
 		}
 		for _, b := range next {
-			if !b.After && a.Place == b.Place && (a.Access == Write || b.Access == Write) {
+			if a.Place == b.Place && (a.Access == Write || b.Access == Write) && overlap(a.Path, b.Path) {
 				return true
 			}
 		}

@@ -14,7 +14,7 @@ import (
 // LISTDIR {"path": REMOTE} lists a remote directory, on the attribute
 // channel (driver/attrs.go): every name exactly as the server sent it,
 // with its attributes exactly as sent (lstat's: a symlink as itself).
-var listDirCommand = entry("LISTDIR", decodeListDir, statEffects[ListDir], startListDir)
+var listDirCommand = entry("LISTDIR", decodeListDir, func(op ListDir) []Effect { return readsRemote(op.Path) }, startListDir)
 
 // ListDir lists the remote directory Path.
 type ListDir struct{ Path string }

@@ -22,9 +22,9 @@ func decodePut(a *proto.Args) Put { return Put{Source: a.Str("source"), Dest: a.
 
 // A PUT reads the local source (at Begin, and in its line) and writes on
 // the server, in its line.
-func putEffects(Put) []Effect { return putEffectList }
-
-var putEffectList = []Effect{{Access: Read, Place: Local}, {Access: Write, Place: Remote}}
+func putEffects(op Put) []Effect {
+	return []Effect{local(Read, op.Source), remote(Write, op.Dest)}
+}
 
 // Transfer is the data of an ok PUT or GET. Its fields are in the order
 // of their names, as the JSON of sftper's first results had them.

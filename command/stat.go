@@ -16,8 +16,8 @@ import (
 // attributes, exactly as the server sends them, read on the attribute
 // channel (driver/attrs.go). STAT follows a symlink, LSTAT does not.
 var (
-	statCommand  = entry("STAT", decodeStat, statEffects[Stat], startStat)
-	lstatCommand = entry("LSTAT", decodeLstat, statEffects[Lstat], startLstat)
+	statCommand  = entry("STAT", decodeStat, func(op Stat) []Effect { return readsRemote(op.Path) }, startStat)
+	lstatCommand = entry("LSTAT", decodeLstat, func(op Lstat) []Effect { return readsRemote(op.Path) }, startLstat)
 )
 
 // Stat asks for the attributes of Path, following a symlink.
@@ -32,10 +32,9 @@ func (Lstat) Name() string { return "LSTAT" }
 func decodeStat(a *proto.Args) Stat   { return Stat{Path: a.Str("path")} }
 func decodeLstat(a *proto.Args) Lstat { return Lstat{Path: a.Str("path")} }
 
-// Reading attributes reads on the server, in the call and not after it.
-func statEffects[O any](O) []Effect { return readRemote }
-
-var readRemote = []Effect{{Access: Read, Place: Remote}}
+// Reading attributes reads the path on the server, in the call and not
+// after it.
+func readsRemote(p string) []Effect { return []Effect{remote(Read, p)} }
 
 func startStat(e *env, op Stat) step   { return e.stat(op.Path, true) }
 func startLstat(e *env, op Lstat) step { return e.stat(op.Path, false) }
