@@ -61,7 +61,7 @@ type Effect struct {
 // p; after makes an effect one done after the request began.
 func remote(a Access, p string) Effect { return Effect{Access: a, Place: Remote, Path: effectPath(p)} }
 func local(a Access, p string) Effect  { return Effect{Access: a, Place: Local, Path: effectPath(p)} }
-func (e Effect) after() Effect          { e.After = true; return e }
+func (e Effect) after() Effect         { e.After = true; return e }
 
 // effectPath makes p, a path as a request gives it, the Path of an
 // Effect: cleaned of "." and repeated slashes, "" (everything) when it
