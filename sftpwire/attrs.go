@@ -85,9 +85,9 @@ func decodeAttrs(b []byte) (Attrs, []byte, error) {
 }
 
 // appendAttrs appends a in the wire form attrs reads: the fields of the
-// flags set in a.Flags, the others left out whatever they hold. This
-// package sends no attributes; it is here for tests and fake servers, so
-// that they write exactly what the decoder reads.
+// flags set in a.Flags, the others left out whatever they hold. Requests
+// that set attributes send them so, and tests and fake servers write
+// them so, so that they write exactly what the decoder reads.
 func appendAttrs(b []byte, a *Attrs) []byte {
 	b = appendUint32(b, a.Flags)
 	if a.Flags&AttrSize != 0 {
@@ -112,4 +112,51 @@ func appendAttrs(b []byte, a *Attrs) []byte {
 		}
 	}
 	return b
+}
+
+// StatVFS is what statvfs@openssh.com answers: the fields of the
+// server's statvfs(3) of a path's file system, in its order. The counts
+// of blocks are in FragmentSize units (f_frsize), as statvfs has them.
+type StatVFS struct {
+	BlockSize, FragmentSize         uint64 // f_bsize, f_frsize
+	Blocks, BlocksFree, BlocksAvail uint64 // f_blocks, f_bfree, f_bavail (the last: for unprivileged users)
+	Files, FilesFree, FilesAvail    uint64 // f_files, f_ffree, f_favail (inodes)
+	FSID                            uint64 // f_fsid
+	Flags                           uint64 // StatVFSReadOnly, StatVFSNoSUID
+	NameMax                         uint64 // f_namemax: the longest name
+}
+
+// StatVFS's Flags: OpenSSH's own bits (SSH2_FXE_STATVFS_ST_*), whatever
+// the server's system numbers them.
+const (
+	StatVFSReadOnly uint64 = 0x1
+	StatVFSNoSUID   uint64 = 0x2
+)
+
+// statVFSSize is the length of a statvfs@openssh.com reply: eleven
+// uint64s.
+const statVFSSize = 11 * 8
+
+// decodeStatVFS reads the fields of a statvfs@openssh.com reply (what
+// follows the id in its EXTENDED_REPLY). Fewer than eleven uint64s is a
+// *ProtocolError; bytes after them are ignored, as decodeResponse
+// ignores them after any answer's last field.
+func decodeStatVFS(b []byte) (StatVFS, error) {
+	d := decoder{b: b, what: "statvfs@openssh.com EXTENDED_REPLY"}
+	if !d.need(statVFSSize, "the reply's eleven uint64s") {
+		return StatVFS{}, d.error()
+	}
+	return StatVFS{
+		BlockSize:    d.uint64("f_bsize"),
+		FragmentSize: d.uint64("f_frsize"),
+		Blocks:       d.uint64("f_blocks"),
+		BlocksFree:   d.uint64("f_bfree"),
+		BlocksAvail:  d.uint64("f_bavail"),
+		Files:        d.uint64("f_files"),
+		FilesFree:    d.uint64("f_ffree"),
+		FilesAvail:   d.uint64("f_favail"),
+		FSID:         d.uint64("f_fsid"),
+		Flags:        d.uint64("f_flag"),
+		NameMax:      d.uint64("f_namemax"),
+	}, nil
 }

@@ -47,9 +47,9 @@ func FuzzDecodeAttrs(f *testing.F) {
 }
 
 // FuzzReadPacket reads a stream of packets and decodes each as an
-// answer (and as VERSION): the stream ends in io.EOF or a
-// *ProtocolError, never a panic, and every answer that decodes
-// re-encodes to one that decodes to the same.
+// answer (and as VERSION, and an EXTENDED_REPLY as statvfs@openssh.com's
+// too): the stream ends in io.EOF or a *ProtocolError, never a panic, and
+// every answer that decodes re-encodes to one that decodes to the same.
 func FuzzReadPacket(f *testing.F) {
 	f.Add(versionPacket(serverVersion))
 	f.Add(cat(statusPacket(1, NoSuchFile, "No such file"), attrsPacket(2, withFlags(0x8000000f))))
@@ -57,6 +57,10 @@ func FuzzReadPacket(f *testing.F) {
 	f.Add(namePacket(4, Name{Name: "a\nb", Longname: "-rw", Attrs: withFlags(0x0f)}, Name{Name: "\xff"}))
 	f.Add(framed(fxpName, u32(4), u32(0xFFFFFFFF)))
 	f.Add(framed(fxpStatus, u32(5), u32(1)))
+	f.Add(dataPacket(6, []byte("data\x00\xff")))
+	f.Add(framed(fxpData, u32(6), u32(0xFFFFFFF0), []byte("abc")))
+	f.Add(extReplyPacket(7, encodeStatVFS(StatVFS{BlockSize: 4096, FragmentSize: 4096, Blocks: 1 << 40, NameMax: 255})))
+	f.Add(extReplyPacket(7, make([]byte, statVFSSize-1)))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte("Welcome\n"))
@@ -98,6 +102,23 @@ func FuzzReadPacket(f *testing.F) {
 			}
 			if diff := cmp.Diff(resp, again, cmp.AllowUnexported(response{})); diff != "" {
 				t.Fatalf("%s (-first +second):\n%s", typeName(typ), diff)
+			}
+			if typ == fxpExtendedReply {
+				s, err := decodeStatVFS(resp.reply)
+				if err != nil {
+					var pe *ProtocolError
+					if !errors.As(err, &pe) {
+						t.Fatalf("statvfs: err %v (%T), want a *ProtocolError", err, err)
+					}
+					continue
+				}
+				enc := encodeStatVFS(s)
+				if !bytes.Equal(enc, resp.reply[:statVFSSize]) {
+					t.Fatalf("statvfs: read %x, re-encoded %x", resp.reply[:statVFSSize], enc)
+				}
+				if again, err := decodeStatVFS(enc); err != nil || again != s {
+					t.Fatalf("statvfs re-encoded: %+v, %v; want %+v", again, err, s)
+				}
 			}
 		}
 	})

@@ -317,6 +317,43 @@ func (d *decoder) string(field string) string {
 	return s
 }
 
+// bytes reads an SSH string as bytes that share the packet's buffer
+// rather than a copy, nil when empty: for DATA, whose data is all but a
+// few bytes of its packet, so that keeping the data keeps nothing more
+// alive than copying it would. The slice's capacity ends with it, so an
+// append to it cannot write over what follows.
+func (d *decoder) bytes(field string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < 4 {
+		d.fail("cut short: %s's length needs 4 bytes, %d left", field, len(d.b))
+		return nil
+	}
+	n := binary.BigEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	if !d.need(uint64(n), field) {
+		return nil
+	}
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	if n == 0 {
+		return nil
+	}
+	return p
+}
+
+// rest reads every byte left, sharing the packet's buffer as bytes does;
+// nil when none are left.
+func (d *decoder) rest() []byte {
+	if d.err != nil || len(d.b) == 0 {
+		return nil
+	}
+	p := d.b[:len(d.b):len(d.b)]
+	d.b = nil
+	return p
+}
+
 // count reads the number of items that follow, each at least minSize
 // bytes long, and refuses a count that cannot fit in what is left: it is
 // what makes a NAME packet claiming four billion entries cost nothing.
@@ -363,17 +400,21 @@ type response struct {
 	handle string      // HANDLE
 	attrs  Attrs       // ATTRS
 	names  []Name      // NAME
+	data   []byte      // DATA (nil when empty)
+	reply  []byte      // EXTENDED_REPLY: what follows the id, for its request to read (nil when empty)
 }
 
 // decodeResponse reads the payload of an answer to a request: STATUS,
-// HANDLE, ATTRS or NAME (the only ones a request of this package is
-// answered with). All begin with the request's id.
+// HANDLE, ATTRS, NAME, DATA or EXTENDED_REPLY (the only ones a request of
+// this package is answered with). All begin with the request's id.
 //
 // Bytes after the last field are ignored, as OpenSSH's client ignores
 // them: a field added at the end by a later draft or an extension costs
 // nothing. A STATUS may end right after its code: that is the packet of
 // the drafts before 02, and OpenSSH's client reads no further than the
-// code either.
+// code either. An EXTENDED_REPLY's fields are its extension's: all of
+// them are kept, to be decoded by the call that knows which extension it
+// asked for (decodeStatVFS).
 func decodeResponse(typ byte, payload []byte) (response, error) {
 	d := decoder{b: payload, what: typeName(typ)}
 	r := response{typ: typ, id: d.uint32("id")}
@@ -400,6 +441,10 @@ func decodeResponse(typ byte, payload []byte) (response, error) {
 			e.Attrs = d.attrs()
 			r.names = append(r.names, e)
 		}
+	case fxpData:
+		r.data = d.bytes("data")
+	case fxpExtendedReply:
+		r.reply = d.rest()
 	default:
 		return r, &ProtocolError{fmt.Sprintf("a %s packet, which answers no request this client sends", typeName(typ))}
 	}
