@@ -1,5 +1,7 @@
 package sftpwire
 
+import "fmt"
+
 // Attribute flags: which fields of Attrs the server sent.
 const (
 	AttrSize        uint32 = 0x00000001
@@ -23,6 +25,9 @@ type Attrs struct {
 	Atime, Mtime uint32 // Unix seconds
 	Extended     []Extension
 }
+
+// attrFlags are the flags draft-02 defines: those with fields.
+const attrFlags = AttrSize | AttrUIDGID | AttrPermissions | AttrACModTime | AttrExtended
 
 // Has reports whether the server sent the fields of flag.
 func (a *Attrs) Has(flag uint32) bool { return a.Flags&flag == flag }
@@ -82,6 +87,42 @@ func decodeAttrs(b []byte) (Attrs, []byte, error) {
 	d := decoder{b: b, what: "ATTRS"}
 	a := d.attrs()
 	return a, d.b, d.error()
+}
+
+// checkAttrs refuses attributes to be sent with flags draft-02 does not
+// define: in version 3 those bits have no fields, so a server reading
+// them may refuse the request or read the fields that follow wrongly.
+// Attrs from Stat may carry such bits (they are kept as the server sent
+// them); clear them to send the rest.
+func checkAttrs(a Attrs) error {
+	if extra := a.Flags &^ attrFlags; extra != 0 {
+		return fmt.Errorf("sftpwire: attribute flags %#x include %#x, which version 3 does not define", a.Flags, extra)
+	}
+	return nil
+}
+
+// attrsSize is how many bytes appendAttrs appends for a.
+func attrsSize(a *Attrs) int {
+	n := 4
+	if a.Flags&AttrSize != 0 {
+		n += 8
+	}
+	if a.Flags&AttrUIDGID != 0 {
+		n += 8
+	}
+	if a.Flags&AttrPermissions != 0 {
+		n += 4
+	}
+	if a.Flags&AttrACModTime != 0 {
+		n += 8
+	}
+	if a.Flags&AttrExtended != 0 {
+		n += 4
+		for _, e := range a.Extended {
+			n += 4 + len(e.Name) + 4 + len(e.Data)
+		}
+	}
+	return n
 }
 
 // appendAttrs appends a in the wire form attrs reads: the fields of the

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sftper/sftper/proto"
 )
 
 // Version is the server's answer to INIT.
@@ -38,6 +40,15 @@ func (e *ClosedError) Unwrap() error { return e.Err }
 
 // ErrClientClosed is why calls fail after Close.
 var ErrClientClosed = errors.New("client closed")
+
+// ErrUnsupported is wrapped by the error of a request that needs an
+// extension the server did not announce in VERSION (or announced in a
+// version other than the one this client speaks): nothing was sent, and
+// the client goes on. A *StatusError with SSH_FX_OP_UNSUPPORTED (the
+// server was asked and said it does not do that) matches it too.
+//
+// Its proto.Kind is KindUnsupported.
+var ErrUnsupported error = &proto.Error{Kind: proto.KindUnsupported, Msg: "the server does not support this request"}
 
 // Options tune a Client.
 type Options struct {
@@ -247,6 +258,51 @@ func (c *Client) oneName(ctx context.Context, o op, path string) (string, error)
 		return "", c.broken(&ProtocolError{fmt.Sprintf("the answer to %s (id %d) holds %d names, not 1", o, r.id, len(r.names))})
 	}
 	return r.names[0].Name, nil
+}
+
+// Has reports whether the server announced the extension ext in VERSION,
+// whatever its data.
+func (c *Client) Has(ext string) bool {
+	_, ok := c.extension(ext)
+	return ok
+}
+
+// extension is the data of the extension ext as VERSION announced it,
+// the first time if more than once.
+func (c *Client) extension(ext string) (string, bool) {
+	for _, e := range c.version.Extensions {
+		if e.Name == ext {
+			return e.Data, true
+		}
+	}
+	return "", false
+}
+
+// supports is nil when the server announced o's extension in the version
+// o is written in, else the error saying it did not.
+func (c *Client) supports(o op) error {
+	v, ok := c.extension(o.ext)
+	switch {
+	case !ok:
+		return fmt.Errorf("SFTP %s: the server did not announce it: %w", o, ErrUnsupported)
+	case v != o.extVersion:
+		return fmt.Errorf("SFTP %s: the server announced version %q; this client speaks %q: %w", o, v, o.extVersion, ErrUnsupported)
+	}
+	return nil
+}
+
+// do sends a request answered by STATUS alone: nil for OK, the server's
+// *StatusError otherwise.
+func (c *Client) do(ctx context.Context, o op, pkt []byte) error {
+	r, err := c.roundTrip(ctx, o, pkt)
+	if err != nil {
+		return err
+	}
+	if r.status.Code != OK {
+		se := r.status
+		return &se
+	}
+	return nil
 }
 
 // Done is closed once the client is closed (by Close or because the
