@@ -128,8 +128,10 @@ func FuzzReadPacket(f *testing.F) {
 // fuzzer's bytes: cut into packets by their own lengths where they have
 // them, one packet for each request the client sends (the first for
 // INIT), the stream ending after the last. Whatever the bytes, every call
-// returns, and with nothing but a *StatusError or a *ClosedError for the
-// stream's end or a *ProtocolError; Close returns and ends the client.
+// returns, and with nothing but a *StatusError, io.EOF from Read,
+// ErrUnsupported for an extension not announced, or a *ClosedError for
+// the stream's end or a *ProtocolError; Close returns and ends the
+// client.
 func FuzzClient(f *testing.F) {
 	a := withFlags(0x0f)
 	f.Add(cat(
@@ -148,6 +150,33 @@ func FuzzClient(f *testing.F) {
 	f.Add(cat(versionPacket(Version{Version: 3}), attrsPacket(1, a), statusPacket(2, OK, ""), statusPacket(3, Failure, "")))
 	f.Add(cat(versionPacket(serverVersion), attrsPacket(1, a), attrsPacket(2, a), handlePacket(3, "h"), framed(fxpName, u32(4), u32(1<<30))))
 	f.Add([]byte("Welcome\n"))
+	// Past the first calls, the new ones: answered each as it should
+	// be, then with the wrong types and lengths.
+	first := cat(
+		attrsPacket(1, a), attrsPacket(2, a),
+		handlePacket(3, "h"), statusPacket(4, EOF, ""), statusPacket(5, OK, ""),
+		namePacket(6, Name{Name: "/"}),
+	)
+	f.Add(cat(
+		versionPacket(extVersion), first,
+		statusPacket(7, OK, ""),                        // Mkdir
+		statusPacket(8, Failure, "no"),                 // PosixRename
+		statusPacket(9, OK, ""),                        // Symlink
+		extReplyPacket(10, encodeStatVFS(someStatVFS)), // StatVFS
+		handlePacket(11, "fh"),                         // Open
+		dataPacket(12, []byte("0123")),                 // Read
+		statusPacket(13, EOF, ""),                      // Read
+		statusPacket(14, OK, ""),                       // Write
+		attrsPacket(15, a),                             // Fstat
+		statusPacket(16, OK, ""),                       // Fsync
+		statusPacket(17, OK, ""),                       // CloseHandle
+	))
+	f.Add(cat(versionPacket(extVersion), first, statusPacket(7, OK, ""), statusPacket(8, OK, ""), statusPacket(9, OK, ""),
+		extReplyPacket(10, make([]byte, 87))))
+	f.Add(cat(versionPacket(extVersion), first, statusPacket(7, OK, ""), statusPacket(8, OK, ""), statusPacket(9, OK, ""),
+		extReplyPacket(10, encodeStatVFS(someStatVFS)), handlePacket(11, "fh"), dataPacket(12, make([]byte, 17))))
+	f.Add(cat(versionPacket(Version{Version: 3, Extensions: []Extension{{symlinkOrder, "linkpath-targetpath"}}}), first,
+		statusPacket(7, OK, ""), statusPacket(8, OK, ""), handlePacket(9, "h")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		srv, end := newFake(t)
 		srv.startReading()
@@ -177,7 +206,8 @@ func FuzzClient(f *testing.F) {
 			var ce *ClosedError
 			var pe *ProtocolError
 			switch {
-			case err == nil, errors.As(err, &se):
+			case err == nil, err == io.EOF, errors.As(err, &se):
+			case errors.Is(err, ErrUnsupported):
 			case errors.As(err, &ce) && (errors.Is(err, io.EOF) || errors.As(err, &pe)):
 			default:
 				t.Fatalf("err %v (%T)", err, err)
@@ -197,6 +227,25 @@ func FuzzClient(f *testing.F) {
 		checkErr(err)
 		_, err = c.RealPath(ctx, ".")
 		checkErr(err)
+		checkErr(c.Mkdir(ctx, "d", Attrs{Flags: AttrPermissions, Permissions: 0o755}))
+		checkErr(c.PosixRename(ctx, "a", "b"))
+		checkErr(c.Symlink(ctx, "t", "l"))
+		_, err = c.StatVFS(ctx, "/")
+		checkErr(err)
+		h, err := c.Open(ctx, "f", FlagRead|FlagWrite, Attrs{})
+		checkErr(err)
+		b, err := c.Read(ctx, h, 0, 16)
+		checkErr(err)
+		if len(b) > 16 {
+			t.Fatalf("Read of 16 returned %d bytes", len(b))
+		}
+		_, err = c.Read(ctx, h, 16, 16)
+		checkErr(err)
+		checkErr(c.Write(ctx, h, 0, []byte("data")))
+		_, err = c.Fstat(ctx, h)
+		checkErr(err)
+		checkErr(c.Fsync(ctx, h))
+		checkErr(c.CloseHandle(ctx, h))
 		if err := c.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
