@@ -79,8 +79,9 @@ var errReadTooLong = fmt.Errorf("sftpwire: a READ of more than %d bytes, which a
 // Read is SSH_FXP_READ: up to length bytes of h from offset. The server
 // may send fewer than asked (it has its own limit, see MaxReadLength),
 // and that is not the end of the file; the end is io.EOF (SSH_FX_EOF).
-// An empty DATA is io.EOF too: the draft lets a server end a file so, and
-// a caller reading on would otherwise loop for ever.
+// An empty DATA is taken for io.EOF too, as ReadDir takes an empty NAME
+// for the end: neither server here sends one, and a caller reading on
+// would loop for ever on a server that did.
 //
 // A length of 0 sends nothing and returns no bytes and no error, as an
 // io.Reader does for an empty buffer; a length over MaxReadLength is
