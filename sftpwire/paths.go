@@ -13,9 +13,9 @@ import (
 // for SSH_FX_OK; the server's *StatusError for any other status; an error
 // wrapping ErrUnsupported, with nothing sent, for an extension the server
 // did not announce; an error, with nothing sent, for a request that would
-// not fit in MaxPacket; and, as for ReadDir, ctx's error
-// wrapped, or a *ClosedError once the client is closed (a timeout, the
-// stream's end, an answer that breaks the protocol, Close).
+// not fit in MaxPacket; and, as for ReadDir, ctx's error wrapped, or a
+// *ClosedError once the client is closed (a timeout, the stream's end, an
+// answer that breaks the protocol, Close).
 
 // withAttrs is a request of o whose fields are a path and attributes.
 func (c *Client) withAttrs(o op, path string, a Attrs) ([]byte, error) {
@@ -29,8 +29,9 @@ func (c *Client) withAttrs(o op, path string, a Attrs) ([]byte, error) {
 // attributes a has flags for; a zero Attrs sends none (flags 0), and the
 // server then uses its default mode (OpenSSH: 0777 less its umask).
 // OpenSSH's server uses only the permissions of a; an existing path is a
-// refusal (OpenSSH: SSH_FX_FAILURE). An Attrs with flags draft-02 does not
-// define is refused before sending (see Setstat).
+// refusal (SSH_FX_FAILURE on OpenSSH and the Green End server). An Attrs
+// with flags draft-02 does not define is refused before sending (see
+// Setstat).
 func (c *Client) Mkdir(ctx context.Context, path string, a Attrs) error {
 	pkt, err := c.withAttrs(opMkdir, path, a)
 	if err != nil {
