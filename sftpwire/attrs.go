@@ -1,5 +1,7 @@
 package sftpwire
 
+import "fmt"
+
 // Attribute flags: which fields of Attrs the server sent.
 const (
 	AttrSize        uint32 = 0x00000001
@@ -23,6 +25,9 @@ type Attrs struct {
 	Atime, Mtime uint32 // Unix seconds
 	Extended     []Extension
 }
+
+// attrFlags are the flags draft-02 defines: those with fields.
+const attrFlags = AttrSize | AttrUIDGID | AttrPermissions | AttrACModTime | AttrExtended
 
 // Has reports whether the server sent the fields of flag.
 func (a *Attrs) Has(flag uint32) bool { return a.Flags&flag == flag }
@@ -84,10 +89,46 @@ func decodeAttrs(b []byte) (Attrs, []byte, error) {
 	return a, d.b, d.error()
 }
 
+// checkAttrs refuses attributes to be sent with flags draft-02 does not
+// define: in version 3 those bits have no fields, so a server reading
+// them may refuse the request or read the fields that follow wrongly.
+// Attrs from Stat may carry such bits (they are kept as the server sent
+// them); clear them to send the rest.
+func checkAttrs(a Attrs) error {
+	if extra := a.Flags &^ attrFlags; extra != 0 {
+		return fmt.Errorf("sftpwire: attribute flags %#x include %#x, which version 3 does not define", a.Flags, extra)
+	}
+	return nil
+}
+
+// attrsSize is how many bytes appendAttrs appends for a.
+func attrsSize(a *Attrs) int {
+	n := 4
+	if a.Flags&AttrSize != 0 {
+		n += 8
+	}
+	if a.Flags&AttrUIDGID != 0 {
+		n += 8
+	}
+	if a.Flags&AttrPermissions != 0 {
+		n += 4
+	}
+	if a.Flags&AttrACModTime != 0 {
+		n += 8
+	}
+	if a.Flags&AttrExtended != 0 {
+		n += 4
+		for _, e := range a.Extended {
+			n += 4 + len(e.Name) + 4 + len(e.Data)
+		}
+	}
+	return n
+}
+
 // appendAttrs appends a in the wire form attrs reads: the fields of the
-// flags set in a.Flags, the others left out whatever they hold. This
-// package sends no attributes; it is here for tests and fake servers, so
-// that they write exactly what the decoder reads.
+// flags set in a.Flags, the others left out whatever they hold. Requests
+// that set attributes send them so, and tests and fake servers write
+// them so, so that they write exactly what the decoder reads.
 func appendAttrs(b []byte, a *Attrs) []byte {
 	b = appendUint32(b, a.Flags)
 	if a.Flags&AttrSize != 0 {
@@ -112,4 +153,51 @@ func appendAttrs(b []byte, a *Attrs) []byte {
 		}
 	}
 	return b
+}
+
+// StatVFS is what statvfs@openssh.com answers: the fields of the
+// server's statvfs(3) of a path's file system, in its order. The counts
+// of blocks are in FragmentSize units (f_frsize), as statvfs has them.
+type StatVFS struct {
+	BlockSize, FragmentSize         uint64 // f_bsize, f_frsize
+	Blocks, BlocksFree, BlocksAvail uint64 // f_blocks, f_bfree, f_bavail (the last: for unprivileged users)
+	Files, FilesFree, FilesAvail    uint64 // f_files, f_ffree, f_favail (inodes)
+	FSID                            uint64 // f_fsid
+	Flags                           uint64 // StatVFSReadOnly, StatVFSNoSUID
+	NameMax                         uint64 // f_namemax: the longest name
+}
+
+// StatVFS's Flags: OpenSSH's own bits (SSH2_FXE_STATVFS_ST_*), whatever
+// the server's system numbers them.
+const (
+	StatVFSReadOnly uint64 = 0x1
+	StatVFSNoSUID   uint64 = 0x2
+)
+
+// statVFSSize is the length of a statvfs@openssh.com reply: eleven
+// uint64s.
+const statVFSSize = 11 * 8
+
+// decodeStatVFS reads the fields of a statvfs@openssh.com reply (what
+// follows the id in its EXTENDED_REPLY). Fewer than eleven uint64s is a
+// *ProtocolError; bytes after them are ignored, as decodeResponse
+// ignores them after any answer's last field.
+func decodeStatVFS(b []byte) (StatVFS, error) {
+	d := decoder{b: b, what: "statvfs@openssh.com EXTENDED_REPLY"}
+	if !d.need(statVFSSize, "the reply's eleven uint64s") {
+		return StatVFS{}, d.error()
+	}
+	return StatVFS{
+		BlockSize:    d.uint64("f_bsize"),
+		FragmentSize: d.uint64("f_frsize"),
+		Blocks:       d.uint64("f_blocks"),
+		BlocksFree:   d.uint64("f_bfree"),
+		BlocksAvail:  d.uint64("f_bavail"),
+		Files:        d.uint64("f_files"),
+		FilesFree:    d.uint64("f_ffree"),
+		FilesAvail:   d.uint64("f_favail"),
+		FSID:         d.uint64("f_fsid"),
+		Flags:        d.uint64("f_flag"),
+		NameMax:      d.uint64("f_namemax"),
+	}, nil
 }

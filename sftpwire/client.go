@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sftper/sftper/proto"
 )
 
 // Version is the server's answer to INIT.
@@ -38,6 +40,15 @@ func (e *ClosedError) Unwrap() error { return e.Err }
 
 // ErrClientClosed is why calls fail after Close.
 var ErrClientClosed = errors.New("client closed")
+
+// ErrUnsupported is wrapped by the error of a request that needs an
+// extension the server did not announce in VERSION (or announced in a
+// version other than the one this client speaks): nothing was sent, and
+// the client goes on. A *StatusError with SSH_FX_OP_UNSUPPORTED (the
+// server was asked and said it does not do that) matches it too.
+//
+// Its proto.Kind is KindUnsupported.
+var ErrUnsupported error = &proto.Error{Kind: proto.KindUnsupported, Msg: "the server does not support this request"}
 
 // Options tune a Client.
 type Options struct {
@@ -81,8 +92,7 @@ type Client struct {
 
 // call is a request waiting for its answer.
 type call struct {
-	req   byte // the request's type, for messages
-	want  byte // the answer's type besides STATUS (ATTRS, HANDLE, NAME), 0 if none
+	op    op // what was asked: for messages, and the answer's type
 	reply chan response
 }
 
@@ -147,20 +157,21 @@ func (c *Client) Version() Version {
 // A path the server refuses is a *StatusError; see ReadDir for the other
 // errors.
 func (c *Client) Stat(ctx context.Context, path string) (Attrs, error) {
-	return c.stat(ctx, fxpStat, path)
+	return c.attrs(ctx, opStat, opStat.strings(path))
 }
 
 func (c *Client) Lstat(ctx context.Context, path string) (Attrs, error) {
-	return c.stat(ctx, fxpLstat, path)
+	return c.attrs(ctx, opLstat, opLstat.strings(path))
 }
 
-func (c *Client) stat(ctx context.Context, req byte, path string) (Attrs, error) {
-	r, err := c.roundTrip(ctx, req, fxpAttrs, path)
+// attrs sends a request answered with ATTRS and returns them.
+func (c *Client) attrs(ctx context.Context, o op, pkt []byte) (Attrs, error) {
+	r, err := c.roundTrip(ctx, o, pkt)
 	if err != nil {
 		return Attrs{}, err
 	}
 	if r.typ == fxpStatus {
-		return Attrs{}, c.refusal(req, r)
+		return Attrs{}, c.refusal(o, r)
 	}
 	return r.attrs, nil
 }
@@ -191,18 +202,18 @@ func (c *Client) stat(ctx context.Context, req byte, path string) (Attrs, error)
 // not reading) returns only when the write ends or the timeout closes
 // the client, since half a packet cannot be taken back.
 func (c *Client) ReadDir(ctx context.Context, path string) ([]Name, error) {
-	r, err := c.roundTrip(ctx, fxpOpendir, fxpHandle, path)
+	r, err := c.roundTrip(ctx, opOpendir, opOpendir.strings(path))
 	if err != nil {
 		return nil, err
 	}
 	if r.typ == fxpStatus {
-		return nil, c.refusal(fxpOpendir, r)
+		return nil, c.refusal(opOpendir, r)
 	}
 	handle := r.handle
 	defer c.closeHandle(ctx, handle)
 	var names []Name
 	for {
-		r, err := c.roundTrip(ctx, fxpReaddir, fxpName, handle)
+		r, err := c.roundTrip(ctx, opReaddir, opReaddir.strings(handle))
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +221,7 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]Name, error) {
 			if r.status.Code == EOF {
 				return names, nil
 			}
-			return nil, c.refusal(fxpReaddir, r)
+			return nil, c.refusal(opReaddir, r)
 		}
 		if len(r.names) == 0 {
 			return names, nil
@@ -224,32 +235,74 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]Name, error) {
 // The server must answer with exactly one name; any other number is a
 // *ProtocolError and closes the client. See ReadDir for the errors.
 func (c *Client) RealPath(ctx context.Context, path string) (string, error) {
-	r, err := c.roundTrip(ctx, fxpRealpath, fxpName, path)
+	return c.oneName(ctx, opRealpath, path)
+}
+
+// ReadLink is SSH_FXP_READLINK: the target a symlink holds. As for
+// RealPath, an answer of other than one name is a *ProtocolError.
+func (c *Client) ReadLink(ctx context.Context, path string) (string, error) {
+	return c.oneName(ctx, opReadlink, path)
+}
+
+// oneName sends a request for path answered with NAME, which must hold
+// exactly one name, and returns it.
+func (c *Client) oneName(ctx context.Context, o op, path string) (string, error) {
+	r, err := c.roundTrip(ctx, o, o.strings(path))
 	if err != nil {
 		return "", err
 	}
 	if r.typ == fxpStatus {
-		return "", c.refusal(fxpRealpath, r)
+		return "", c.refusal(o, r)
 	}
 	if len(r.names) != 1 {
-		return "", c.broken(&ProtocolError{fmt.Sprintf("the answer to REALPATH (id %d) holds %d names, not 1", r.id, len(r.names))})
+		return "", c.broken(&ProtocolError{fmt.Sprintf("the answer to %s (id %d) holds %d names, not 1", o, r.id, len(r.names))})
 	}
 	return r.names[0].Name, nil
 }
 
-// ReadLink is SSH_FXP_READLINK: the target a symlink holds.
-func (c *Client) ReadLink(ctx context.Context, path string) (string, error) {
-	r, err := c.roundTrip(ctx, fxpReadlink, fxpName, path)
+// Has reports whether the server announced the extension ext in VERSION,
+// whatever its data.
+func (c *Client) Has(ext string) bool {
+	_, ok := c.extension(ext)
+	return ok
+}
+
+// extension is the data of the extension ext as VERSION announced it,
+// the first time if more than once.
+func (c *Client) extension(ext string) (string, bool) {
+	for _, e := range c.version.Extensions {
+		if e.Name == ext {
+			return e.Data, true
+		}
+	}
+	return "", false
+}
+
+// supports is nil when the server announced o's extension in the version
+// o is written in, else the error saying it did not.
+func (c *Client) supports(o op) error {
+	v, ok := c.extension(o.ext)
+	switch {
+	case !ok:
+		return fmt.Errorf("SFTP %s: the server did not announce it: %w", o, ErrUnsupported)
+	case v != o.extVersion:
+		return fmt.Errorf("SFTP %s: the server announced version %q; this client speaks %q: %w", o, v, o.extVersion, ErrUnsupported)
+	}
+	return nil
+}
+
+// do sends a request answered by STATUS alone: nil for OK, the server's
+// *StatusError otherwise.
+func (c *Client) do(ctx context.Context, o op, pkt []byte) error {
+	r, err := c.roundTrip(ctx, o, pkt)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if r.typ == fxpStatus {
-		return "", c.refusal(fxpReadlink, r)
+	if r.status.Code != OK {
+		se := r.status
+		return &se
 	}
-	if len(r.names) != 1 {
-		return "", c.broken(&ProtocolError{fmt.Sprintf("the answer to READLINK (id %d) holds %d names, not 1", r.id, len(r.names))})
-	}
-	return r.names[0].Name, nil
+	return nil
 }
 
 // Done is closed once the client is closed (by Close or because the
@@ -313,25 +366,12 @@ func (c *Client) broken(err *ProtocolError) error {
 // refusal is the error for a STATUS answering a request that asks for
 // data: the server's *StatusError, or, for OK (success, and none of the
 // data asked for), a protocol error.
-func (c *Client) refusal(req byte, r response) error {
+func (c *Client) refusal(o op, r response) error {
 	if r.status.Code == OK {
-		return c.broken(&ProtocolError{fmt.Sprintf("the answer to %s (id %d) is STATUS OK, without the %s asked for", typeName(req), r.id, typeName(answerOf(req)))})
+		return c.broken(&ProtocolError{fmt.Sprintf("the answer to %s (id %d) is STATUS OK, without the %s asked for", o, r.id, typeName(o.want))})
 	}
 	se := r.status
 	return &se
-}
-
-// answerOf is the type of the data a request is answered with.
-func answerOf(req byte) byte {
-	switch req {
-	case fxpStat, fxpLstat:
-		return fxpAttrs
-	case fxpOpendir:
-		return fxpHandle
-	case fxpReaddir, fxpRealpath:
-		return fxpName
-	}
-	return 0
 }
 
 // startTimer bounds the call that is starting by the client's timeout:
@@ -346,16 +386,15 @@ func (c *Client) startTimer() (stop func()) {
 	return func() { t.Stop() }
 }
 
-// roundTrip sends the request req with the string field arg (a path or a
-// handle: every request this client sends has just that) and waits for
-// the answer, which the reader has checked is a STATUS or of type want.
-func (c *Client) roundTrip(ctx context.Context, req, want byte, arg string) (response, error) {
+// roundTrip sends the request pkt, built by o.begin, and waits for the
+// answer, which the reader has checked is a STATUS or of type o.want.
+func (c *Client) roundTrip(ctx context.Context, o op, pkt []byte) (response, error) {
 	if err := ctx.Err(); err != nil {
-		return response{}, ctxError(req, err)
+		return response{}, ctxError(o, err)
 	}
 	stop := c.startTimer()
 	defer stop()
-	cl, err := c.send(ctx, req, want, arg)
+	cl, err := c.send(ctx, o, pkt)
 	if err != nil {
 		return response{}, err
 	}
@@ -365,7 +404,7 @@ func (c *Client) roundTrip(ctx context.Context, req, want byte, arg string) (res
 	case <-ctx.Done():
 		// The call stays pending: when its answer comes, the reader
 		// checks it and puts it in reply, where nobody reads it.
-		return response{}, ctxError(req, ctx.Err())
+		return response{}, ctxError(o, ctx.Err())
 	case <-c.done:
 		select {
 		case r := <-cl.reply: // answered just before the end
@@ -376,12 +415,18 @@ func (c *Client) roundTrip(ctx context.Context, req, want byte, arg string) (res
 	}
 }
 
-func ctxError(req byte, err error) error {
-	return fmt.Errorf("SFTP %s: %w", typeName(req), err)
+func ctxError(o op, err error) error {
+	return fmt.Errorf("SFTP %s: %w", o, err)
 }
 
-// send registers a call for the request and writes it.
-func (c *Client) send(ctx context.Context, req, want byte, arg string) (*call, error) {
+// send registers a call for the request pkt (built by o.begin), gives it
+// an id, and writes it. A request too long to send is the caller's
+// error; nothing is sent and the client goes on.
+func (c *Client) send(ctx context.Context, o op, pkt []byte) (*call, error) {
+	pkt, err := finishPacket(pkt)
+	if err != nil {
+		return nil, fmt.Errorf("SFTP %s: %w", o, err)
+	}
 	c.mu.Lock()
 	if c.closed != nil {
 		c.mu.Unlock()
@@ -392,12 +437,8 @@ func (c *Client) send(ctx context.Context, req, want byte, arg string) (*call, e
 		id++ // the ids have wrapped round, and this one is still unanswered
 	}
 	c.nextID = id + 1
-	pkt, err := finishPacket(appendString(appendUint32(beginPacket(req), id), arg))
-	if err != nil {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("SFTP %s: %w", typeName(req), err)
-	}
-	cl := &call{req: req, want: want, reply: make(chan response, 1)}
+	binary.BigEndian.PutUint32(pkt[idOffset:], id)
+	cl := &call{op: o, reply: make(chan response, 1)}
 	// Registered before it is written: the answer may come before
 	// Write returns.
 	c.pending[id] = cl
@@ -407,7 +448,7 @@ func (c *Client) send(ctx context.Context, req, want byte, arg string) (*call, e
 	case c.wlock <- struct{}{}:
 	case <-ctx.Done():
 		c.forget(id)
-		return nil, ctxError(req, ctx.Err())
+		return nil, ctxError(o, ctx.Err())
 	case <-c.done:
 		return nil, c.Err()
 	}
@@ -435,12 +476,12 @@ func (c *Client) forget(id uint32) {
 // Write, and such a call is bounded by the timeout like this one.
 func (c *Client) closeHandle(ctx context.Context, handle string) {
 	if ctx.Err() == nil {
-		c.roundTrip(ctx, fxpClose, 0, handle)
+		c.roundTrip(ctx, opClose, opClose.strings(handle))
 		return
 	}
 	stop := c.startTimer()
 	defer stop()
-	c.send(context.Background(), fxpClose, 0, handle)
+	c.send(context.Background(), opClose, opClose.strings(handle))
 }
 
 // read is the reader goroutine: it reads VERSION and reports it on
@@ -489,12 +530,12 @@ func (c *Client) dispatch(typ byte, payload []byte) error {
 	if !ok {
 		return &ProtocolError{fmt.Sprintf("a %s packet for id %d, which no request is waiting with", typeName(typ), id)}
 	}
-	if typ != fxpStatus && (cl.want == 0 || typ != cl.want) {
+	if typ != fxpStatus && (cl.op.want == 0 || typ != cl.op.want) {
 		expected := "STATUS"
-		if cl.want != 0 {
-			expected = typeName(cl.want) + " or STATUS"
+		if cl.op.want != 0 {
+			expected = typeName(cl.op.want) + " or STATUS"
 		}
-		return &ProtocolError{fmt.Sprintf("a %s packet answers %s (id %d), which is answered with %s", typeName(typ), typeName(cl.req), id, expected)}
+		return &ProtocolError{fmt.Sprintf("a %s packet answers %s (id %d), which is answered with %s", typeName(typ), cl.op, id, expected)}
 	}
 	r, err := decodeResponse(typ, payload)
 	if err != nil {

@@ -1,8 +1,15 @@
 // Package sftpwire speaks SFTP version 3 (draft-ietf-secsh-filexfer-02,
 // the version OpenSSH speaks) on a stream of packets: the packets' bytes
 // (packet.go), file attributes (attrs.go), status codes and what they mean
-// (status.go), and a small client (client.go) that sends the requests
-// sftper needs no `sftp` command for: reading attributes and directories.
+// (status.go), and a small client that sends the requests sftper needs
+// no `sftp` command for: reading attributes and directories (client.go),
+// changing the file system by path (paths.go: directories, removal,
+// renames, attributes, links, file system statistics), and reading and
+// writing files through handles (files.go). Of OpenSSH's extensions it
+// uses posix-rename, lsetstat, hardlink, statvfs and fsync when the
+// server announces them, and says ErrUnsupported when not. It does not
+// do transfers (pipelined reads and writes, retries, resuming): those
+// are its callers', built of its requests.
 //
 // It knows nothing of ssh: the stream is whatever carries an SFTP
 // subsystem (an ssh channel's stdin and stdout; in tests, a server program

@@ -62,7 +62,7 @@ type fakeRequest struct {
 	raw []byte // the whole packet, length included
 	typ byte
 	id  uint32 // the version, for INIT
-	arg string // the path or handle every request of this client has
+	arg string // the first string after the id: a path, a handle, or an EXTENDED request's name
 }
 
 // newFake makes a stream with a fake server at one end and returns both
@@ -144,14 +144,21 @@ func (f *fakeServer) send(b []byte) { f.out.Write(b) }
 // serverVersion is what the fake answers INIT with.
 var serverVersion = Version{Version: 3, Extensions: []Extension{{"fake@example.com", "1"}}}
 
-// startFake starts a fake server that answers INIT, and a client on it.
+// startFake starts a fake server that answers INIT with serverVersion,
+// and a client on it.
 func startFake(t testing.TB, opts Options) (*Client, *fakeServer) {
+	t.Helper()
+	return startFakeVersion(t, opts, serverVersion)
+}
+
+// startFakeVersion is startFake with the server answering INIT with v.
+func startFakeVersion(t testing.TB, opts Options, v Version) (*Client, *fakeServer) {
 	t.Helper()
 	f, end := newFake(t)
 	f.startReading()
 	go func() {
 		if r, ok := <-f.reqs; ok && r.typ == fxpInit {
-			f.send(versionPacket(serverVersion))
+			f.send(versionPacket(v))
 		}
 	}()
 	c, err := NewClient(end, opts)

@@ -47,9 +47,9 @@ func FuzzDecodeAttrs(f *testing.F) {
 }
 
 // FuzzReadPacket reads a stream of packets and decodes each as an
-// answer (and as VERSION): the stream ends in io.EOF or a
-// *ProtocolError, never a panic, and every answer that decodes
-// re-encodes to one that decodes to the same.
+// answer (and as VERSION, and an EXTENDED_REPLY as statvfs@openssh.com's
+// too): the stream ends in io.EOF or a *ProtocolError, never a panic, and
+// every answer that decodes re-encodes to one that decodes to the same.
 func FuzzReadPacket(f *testing.F) {
 	f.Add(versionPacket(serverVersion))
 	f.Add(cat(statusPacket(1, NoSuchFile, "No such file"), attrsPacket(2, withFlags(0x8000000f))))
@@ -57,6 +57,10 @@ func FuzzReadPacket(f *testing.F) {
 	f.Add(namePacket(4, Name{Name: "a\nb", Longname: "-rw", Attrs: withFlags(0x0f)}, Name{Name: "\xff"}))
 	f.Add(framed(fxpName, u32(4), u32(0xFFFFFFFF)))
 	f.Add(framed(fxpStatus, u32(5), u32(1)))
+	f.Add(dataPacket(6, []byte("data\x00\xff")))
+	f.Add(framed(fxpData, u32(6), u32(0xFFFFFFF0), []byte("abc")))
+	f.Add(extReplyPacket(7, encodeStatVFS(StatVFS{BlockSize: 4096, FragmentSize: 4096, Blocks: 1 << 40, NameMax: 255})))
+	f.Add(extReplyPacket(7, make([]byte, statVFSSize-1)))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte("Welcome\n"))
@@ -99,6 +103,23 @@ func FuzzReadPacket(f *testing.F) {
 			if diff := cmp.Diff(resp, again, cmp.AllowUnexported(response{})); diff != "" {
 				t.Fatalf("%s (-first +second):\n%s", typeName(typ), diff)
 			}
+			if typ == fxpExtendedReply {
+				s, err := decodeStatVFS(resp.reply)
+				if err != nil {
+					var pe *ProtocolError
+					if !errors.As(err, &pe) {
+						t.Fatalf("statvfs: err %v (%T), want a *ProtocolError", err, err)
+					}
+					continue
+				}
+				enc := encodeStatVFS(s)
+				if !bytes.Equal(enc, resp.reply[:statVFSSize]) {
+					t.Fatalf("statvfs: read %x, re-encoded %x", resp.reply[:statVFSSize], enc)
+				}
+				if again, err := decodeStatVFS(enc); err != nil || again != s {
+					t.Fatalf("statvfs re-encoded: %+v, %v; want %+v", again, err, s)
+				}
+			}
 		}
 	})
 }
@@ -107,8 +128,10 @@ func FuzzReadPacket(f *testing.F) {
 // fuzzer's bytes: cut into packets by their own lengths where they have
 // them, one packet for each request the client sends (the first for
 // INIT), the stream ending after the last. Whatever the bytes, every call
-// returns, and with nothing but a *StatusError or a *ClosedError for the
-// stream's end or a *ProtocolError; Close returns and ends the client.
+// returns, and with nothing but a *StatusError, io.EOF from Read,
+// ErrUnsupported for an extension not announced, or a *ClosedError for
+// the stream's end or a *ProtocolError; Close returns and ends the
+// client.
 func FuzzClient(f *testing.F) {
 	a := withFlags(0x0f)
 	f.Add(cat(
@@ -127,6 +150,33 @@ func FuzzClient(f *testing.F) {
 	f.Add(cat(versionPacket(Version{Version: 3}), attrsPacket(1, a), statusPacket(2, OK, ""), statusPacket(3, Failure, "")))
 	f.Add(cat(versionPacket(serverVersion), attrsPacket(1, a), attrsPacket(2, a), handlePacket(3, "h"), framed(fxpName, u32(4), u32(1<<30))))
 	f.Add([]byte("Welcome\n"))
+	// Past the first calls, the new ones: answered each as it should
+	// be, then with the wrong types and lengths.
+	first := cat(
+		attrsPacket(1, a), attrsPacket(2, a),
+		handlePacket(3, "h"), statusPacket(4, EOF, ""), statusPacket(5, OK, ""),
+		namePacket(6, Name{Name: "/"}),
+	)
+	f.Add(cat(
+		versionPacket(extVersion), first,
+		statusPacket(7, OK, ""),                        // Mkdir
+		statusPacket(8, Failure, "no"),                 // PosixRename
+		statusPacket(9, OK, ""),                        // Symlink
+		extReplyPacket(10, encodeStatVFS(someStatVFS)), // StatVFS
+		handlePacket(11, "fh"),                         // Open
+		dataPacket(12, []byte("0123")),                 // Read
+		statusPacket(13, EOF, ""),                      // Read
+		statusPacket(14, OK, ""),                       // Write
+		attrsPacket(15, a),                             // Fstat
+		statusPacket(16, OK, ""),                       // Fsync
+		statusPacket(17, OK, ""),                       // CloseHandle
+	))
+	f.Add(cat(versionPacket(extVersion), first, statusPacket(7, OK, ""), statusPacket(8, OK, ""), statusPacket(9, OK, ""),
+		extReplyPacket(10, make([]byte, 87))))
+	f.Add(cat(versionPacket(extVersion), first, statusPacket(7, OK, ""), statusPacket(8, OK, ""), statusPacket(9, OK, ""),
+		extReplyPacket(10, encodeStatVFS(someStatVFS)), handlePacket(11, "fh"), dataPacket(12, make([]byte, 17))))
+	f.Add(cat(versionPacket(Version{Version: 3, Extensions: []Extension{{symlinkOrder, "linkpath-targetpath"}}}), first,
+		statusPacket(7, OK, ""), statusPacket(8, OK, ""), handlePacket(9, "h")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		srv, end := newFake(t)
 		srv.startReading()
@@ -156,7 +206,8 @@ func FuzzClient(f *testing.F) {
 			var ce *ClosedError
 			var pe *ProtocolError
 			switch {
-			case err == nil, errors.As(err, &se):
+			case err == nil, err == io.EOF, errors.As(err, &se):
+			case errors.Is(err, ErrUnsupported):
 			case errors.As(err, &ce) && (errors.Is(err, io.EOF) || errors.As(err, &pe)):
 			default:
 				t.Fatalf("err %v (%T)", err, err)
@@ -176,6 +227,25 @@ func FuzzClient(f *testing.F) {
 		checkErr(err)
 		_, err = c.RealPath(ctx, ".")
 		checkErr(err)
+		checkErr(c.Mkdir(ctx, "d", Attrs{Flags: AttrPermissions, Permissions: 0o755}))
+		checkErr(c.PosixRename(ctx, "a", "b"))
+		checkErr(c.Symlink(ctx, "t", "l"))
+		_, err = c.StatVFS(ctx, "/")
+		checkErr(err)
+		h, err := c.Open(ctx, "f", FlagRead|FlagWrite, Attrs{})
+		checkErr(err)
+		b, err := c.Read(ctx, h, 0, 16)
+		checkErr(err)
+		if len(b) > 16 {
+			t.Fatalf("Read of 16 returned %d bytes", len(b))
+		}
+		_, err = c.Read(ctx, h, 16, 16)
+		checkErr(err)
+		checkErr(c.Write(ctx, h, 0, []byte("data")))
+		_, err = c.Fstat(ctx, h)
+		checkErr(err)
+		checkErr(c.Fsync(ctx, h))
+		checkErr(c.CloseHandle(ctx, h))
 		if err := c.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}

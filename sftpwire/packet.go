@@ -123,6 +123,89 @@ func beginPacket(typ byte) []byte {
 	return append(b, typ)
 }
 
+// op is a request as this client sends it: its packet type, for EXTENDED
+// the extension's name and the version of it (the extension's data in
+// VERSION) whose fields this client writes, and the type of the answer
+// that carries its data, 0 for a request answered by STATUS alone. The
+// reader refuses any other type for it.
+type op struct {
+	typ        byte
+	ext        string
+	extVersion string
+	want       byte
+}
+
+// The requests this client sends. The extensions' versions are the ones
+// OpenSSH's sftp requires before it uses them (do_init in sftp-client.c):
+// a server announcing another version may lay the fields out otherwise.
+var (
+	opOpen     = op{typ: fxpOpen, want: fxpHandle}
+	opClose    = op{typ: fxpClose}
+	opRead     = op{typ: fxpRead, want: fxpData}
+	opWrite    = op{typ: fxpWrite}
+	opLstat    = op{typ: fxpLstat, want: fxpAttrs}
+	opFstat    = op{typ: fxpFstat, want: fxpAttrs}
+	opSetstat  = op{typ: fxpSetstat}
+	opOpendir  = op{typ: fxpOpendir, want: fxpHandle}
+	opReaddir  = op{typ: fxpReaddir, want: fxpName}
+	opRemove   = op{typ: fxpRemove}
+	opMkdir    = op{typ: fxpMkdir}
+	opRmdir    = op{typ: fxpRmdir}
+	opRealpath = op{typ: fxpRealpath, want: fxpName}
+	opStat     = op{typ: fxpStat, want: fxpAttrs}
+	opRename   = op{typ: fxpRename}
+	opReadlink = op{typ: fxpReadlink, want: fxpName}
+	opSymlink  = op{typ: fxpSymlink}
+
+	opPosixRename = op{typ: fxpExtended, ext: "posix-rename@openssh.com", extVersion: "1"}
+	opStatVFS     = op{typ: fxpExtended, ext: "statvfs@openssh.com", extVersion: "2", want: fxpExtendedReply}
+	opHardlink    = op{typ: fxpExtended, ext: "hardlink@openssh.com", extVersion: "1"}
+	opFsync       = op{typ: fxpExtended, ext: "fsync@openssh.com", extVersion: "1"}
+	opLsetstat    = op{typ: fxpExtended, ext: "lsetstat@openssh.com", extVersion: "1"}
+)
+
+// String names the request for messages: "STAT", or "EXTENDED
+// posix-rename@openssh.com".
+func (o op) String() string {
+	if o.typ == fxpExtended {
+		return "EXTENDED " + o.ext
+	}
+	return typeName(o.typ)
+}
+
+// idOffset is where a request's id is, from the packet's start: after the
+// length and the type.
+const idOffset = 4 + 1
+
+// begin starts a request of o in a new buffer with room for n more
+// bytes: the length and the id are left for send to fill in (the id is
+// given only once the request is registered), and an EXTENDED request
+// has its extension's name. The request's own fields are appended to
+// what it returns.
+func (o op) begin(n int) []byte {
+	b := make([]byte, 4, 4+1+4+4+len(o.ext)+n)
+	b = append(b, o.typ)
+	b = appendUint32(b, 0)
+	if o.typ == fxpExtended {
+		b = appendString(b, o.ext)
+	}
+	return b
+}
+
+// strings is a request of o whose fields are the strings fields (a path,
+// a handle, two paths), as most requests are.
+func (o op) strings(fields ...string) []byte {
+	n := 0
+	for _, f := range fields {
+		n += 4 + len(f)
+	}
+	b := o.begin(n)
+	for _, f := range fields {
+		b = appendString(b, f)
+	}
+	return b
+}
+
 // errRequestTooLong is a request this package will not send: no server
 // need accept a packet longer than it would send itself.
 var errRequestTooLong = fmt.Errorf("sftpwire: the request would be longer than %d bytes", MaxPacket)
@@ -147,6 +230,13 @@ func appendUint64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUin
 func appendString(b []byte, s string) []byte {
 	b = appendUint32(b, uint32(len(s)))
 	return append(b, s...)
+}
+
+// appendBytes is appendString for bytes, without the copy a conversion
+// to string would make.
+func appendBytes(b []byte, p []byte) []byte {
+	b = appendUint32(b, uint32(len(p)))
+	return append(b, p...)
 }
 
 // decoder reads the fields of one packet's payload in order. Its first
@@ -227,6 +317,43 @@ func (d *decoder) string(field string) string {
 	return s
 }
 
+// bytes reads an SSH string as bytes that share the packet's buffer
+// rather than a copy, nil when empty: for DATA, whose data is all but a
+// few bytes of its packet, so that keeping the data keeps nothing more
+// alive than copying it would. The slice's capacity ends with it, so an
+// append to it cannot write over what follows.
+func (d *decoder) bytes(field string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < 4 {
+		d.fail("cut short: %s's length needs 4 bytes, %d left", field, len(d.b))
+		return nil
+	}
+	n := binary.BigEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	if !d.need(uint64(n), field) {
+		return nil
+	}
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	if n == 0 {
+		return nil
+	}
+	return p
+}
+
+// rest reads every byte left, sharing the packet's buffer as bytes does;
+// nil when none are left.
+func (d *decoder) rest() []byte {
+	if d.err != nil || len(d.b) == 0 {
+		return nil
+	}
+	p := d.b[:len(d.b):len(d.b)]
+	d.b = nil
+	return p
+}
+
 // count reads the number of items that follow, each at least minSize
 // bytes long, and refuses a count that cannot fit in what is left: it is
 // what makes a NAME packet claiming four billion entries cost nothing.
@@ -273,17 +400,21 @@ type response struct {
 	handle string      // HANDLE
 	attrs  Attrs       // ATTRS
 	names  []Name      // NAME
+	data   []byte      // DATA (nil when empty)
+	reply  []byte      // EXTENDED_REPLY: what follows the id, for its request to read (nil when empty)
 }
 
 // decodeResponse reads the payload of an answer to a request: STATUS,
-// HANDLE, ATTRS or NAME (the only ones a request of this package is
-// answered with). All begin with the request's id.
+// HANDLE, ATTRS, NAME, DATA or EXTENDED_REPLY (the only ones a request of
+// this package is answered with). All begin with the request's id.
 //
 // Bytes after the last field are ignored, as OpenSSH's client ignores
 // them: a field added at the end by a later draft or an extension costs
 // nothing. A STATUS may end right after its code: that is the packet of
 // the drafts before 02, and OpenSSH's client reads no further than the
-// code either.
+// code either. An EXTENDED_REPLY's fields are its extension's: all of
+// them are kept, to be decoded by the call that knows which extension it
+// asked for (decodeStatVFS).
 func decodeResponse(typ byte, payload []byte) (response, error) {
 	d := decoder{b: payload, what: typeName(typ)}
 	r := response{typ: typ, id: d.uint32("id")}
@@ -310,6 +441,10 @@ func decodeResponse(typ byte, payload []byte) (response, error) {
 			e.Attrs = d.attrs()
 			r.names = append(r.names, e)
 		}
+	case fxpData:
+		r.data = d.bytes("data")
+	case fxpExtendedReply:
+		r.reply = d.rest()
 	default:
 		return r, &ProtocolError{fmt.Sprintf("a %s packet, which answers no request this client sends", typeName(typ))}
 	}

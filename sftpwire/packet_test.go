@@ -131,6 +131,13 @@ func TestDecodeResponse(t *testing.T) {
 		{"name, none", fxpName, cat(u32(5), u32(0)), response{typ: fxpName, id: 5}},
 		// Bytes after the last field are left unread.
 		{"trailing bytes", fxpHandle, cat(u32(3), str("h"), []byte("more")), response{typ: fxpHandle, id: 3, handle: "h"}},
+		{"data", fxpData, cat(u32(6), u32(5), []byte("\x00ab\nc")), response{typ: fxpData, id: 6, data: []byte("\x00ab\nc")}},
+		{"data, none", fxpData, cat(u32(6), u32(0)), response{typ: fxpData, id: 6}},
+		{"data, trailing bytes", fxpData, cat(u32(6), u32(1), []byte("xyz")), response{typ: fxpData, id: 6, data: []byte("x")}},
+		// An EXTENDED_REPLY keeps all that follows the id, for its
+		// request to read.
+		{"extended reply", fxpExtendedReply, cat(u32(8), u64(1), []byte{0xff}), response{typ: fxpExtendedReply, id: 8, reply: cat(u64(1), []byte{0xff})}},
+		{"extended reply, empty", fxpExtendedReply, u32(8), response{typ: fxpExtendedReply, id: 8}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +164,7 @@ func TestDecodeResponseCut(t *testing.T) {
 			{Name: "a", Longname: "la", Attrs: withFlags(0x8000000f)},
 			{Name: "b", Longname: "lb", Attrs: withFlags(AttrSize)},
 		}},
+		{typ: fxpData, id: 5, data: []byte("data\x00")},
 	}
 	for _, r := range full {
 		wire := encodeResponse(r)
@@ -205,8 +213,80 @@ func TestDecodeNameHugeCount(t *testing.T) {
 	}
 }
 
+// TestDecodeData: DATA's length is checked against what is left before
+// anything is taken, and the data shares the packet's buffer without
+// reaching past it.
+func TestDecodeData(t *testing.T) {
+	var pe *ProtocolError
+	for _, wire := range [][]byte{
+		cat(u32(1), u32(0xFFFFFFFF), []byte("abc")),
+		cat(u32(1), u32(4), []byte("abc")),
+		cat(u32(1), []byte{0, 0, 0}),
+	} {
+		var err error
+		n := bytesPerRun(100, func() { _, err = decodeResponse(fxpData, wire) })
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "cut short") {
+			t.Errorf("%x: err %v, want a *ProtocolError saying it is cut short", wire, err)
+		}
+		if n > 1024 {
+			t.Errorf("%x: %d bytes allocated to refuse it, want only the error's", wire, n)
+		}
+	}
+	wire := cat(u32(1), u32(3), []byte("abcTAIL"))
+	r, err := decodeResponse(fxpData, wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.data) != "abc" || cap(r.data) != 3 {
+		t.Fatalf("data %q, capacity %d; want \"abc\", 3", r.data, cap(r.data))
+	}
+	r.data = append(r.data, 'X')
+	if string(wire[11:]) != "TAIL" {
+		t.Errorf("an append to the data wrote over the packet: %q", wire)
+	}
+}
+
+// TestDecodeStatVFS reads a statvfs@openssh.com reply written out byte
+// by byte as OpenSSH's PROTOCOL (section 4.4) lays it out: eleven
+// uint64s, f_bsize first, f_namemax last.
+func TestDecodeStatVFS(t *testing.T) {
+	var wire []byte
+	for i := byte(1); i <= 11; i++ {
+		wire = append(wire, 0, 0, 0, 0, 0, 0, i, i)
+	}
+	want := StatVFS{
+		BlockSize: 0x0101, FragmentSize: 0x0202, Blocks: 0x0303, BlocksFree: 0x0404,
+		BlocksAvail: 0x0505, Files: 0x0606, FilesFree: 0x0707, FilesAvail: 0x0808,
+		FSID: 0x0909, Flags: 0x0a0a, NameMax: 0x0b0b,
+	}
+	got, err := decodeStatVFS(wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if enc := encodeStatVFS(want); !bytes.Equal(enc, wire) {
+		t.Errorf("encoded %x, want %x", enc, wire)
+	}
+	// Bytes after the eleventh are ignored.
+	if got, err := decodeStatVFS(append(wire, 1, 2, 3)); err != nil || got != want {
+		t.Errorf("with trailing bytes: %+v, %v", got, err)
+	}
+	for cut := 0; cut < len(wire); cut++ {
+		got, err := decodeStatVFS(wire[:cut])
+		var pe *ProtocolError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "statvfs@openssh.com") {
+			t.Errorf("cut at %d: err %v, want a *ProtocolError naming the reply", cut, err)
+		}
+		if got != (StatVFS{}) {
+			t.Errorf("cut at %d: a refused reply gave %+v", cut, got)
+		}
+	}
+}
+
 func TestDecodeResponseUnknownType(t *testing.T) {
-	for _, typ := range []byte{fxpData, fxpVersion, fxpExtendedReply, 0, 250} {
+	for _, typ := range []byte{fxpVersion, fxpInit, fxpStat, fxpExtended, 0, 250} {
 		_, err := decodeResponse(typ, u32(1))
 		var pe *ProtocolError
 		if !errors.As(err, &pe) {

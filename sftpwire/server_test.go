@@ -37,31 +37,70 @@ type serverProg struct {
 	// realPathMissing: REALPATH of a path that does not exist succeeds
 	// (the Green End server makes it absolute without looking).
 	realPathMissing bool
+
+	// rwArgs run it writable, for the tests that change files
+	// (server_ops_test.go).
+	rwArgs []string
+	// symlinkOrder is the data of symlink-order@rjk.greenend.org.uk in
+	// its VERSION, "" when it does not announce it.
+	symlinkOrder string
+	// lsetstat: it announces lsetstat@openssh.com.
+	lsetstat bool
+	// closeGone is the code for a CLOSE of a handle already closed:
+	// OpenSSH's server says no such file (its READ of one says failure),
+	// the Green End server "invalid handle" as a bare failure.
+	closeGone Code
+
+	// mayFail: the test makes the server exit with an error, which is
+	// then no failure of the test.
+	mayFail bool
 }
 
-// Both run read-only: the tests only look.
+// Both run read-only for the tests of this file, which only look.
 var serverProgs = []serverProg{
 	{name: "openssh", path: "/usr/lib/openssh/sftp-server", args: []string{"-R", "-e", "-l", "DEBUG3"},
-		underFile: NoSuchFile},
+		underFile: NoSuchFile,
+		rwArgs:    []string{"-e", "-l", "DEBUG3"}, lsetstat: true, closeGone: NoSuchFile},
 	{name: "green-end", path: "/usr/libexec/gesftpserver", args: []string{"--readonly"},
-		underFile: Failure, underFileMessage: "Not a directory", realPathMissing: true},
+		underFile: Failure, underFileMessage: "Not a directory", realPathMissing: true,
+		rwArgs: nil, symlinkOrder: "linkpath-targetpath", closeGone: Failure},
 }
 
-// forEachServer runs test once for each server program, on a fixture
-// directory of its own. A program that is not installed is skipped,
-// except in CI (CI set and not empty), where it is a failure.
+// forEachServer runs test once for each server program, read-only, on a
+// fixture directory of its own. A program that is not installed is
+// skipped, except in CI (CI set and not empty), where it is a failure.
 func forEachServer(t *testing.T, test func(t *testing.T, s serverProg, c *Client, dir string)) {
 	for _, s := range serverProgs {
 		t.Run(s.name, func(t *testing.T) {
-			if fi, err := os.Stat(s.path); err != nil || !fi.Mode().IsRegular() {
-				if os.Getenv("CI") != "" {
-					t.Fatalf("%s is missing in CI: %v", s.path, err)
-				}
-				t.Skipf("%s is not installed", s.path)
-			}
+			requireServer(t, s)
 			dir := makeFixture(t)
 			test(t, s, startServer(t, s, dir), dir)
 		})
+	}
+}
+
+// forEachWritableServer runs test once for each server program run
+// writable (rwArgs), in an empty directory of its own.
+func forEachWritableServer(t *testing.T, test func(t *testing.T, s serverProg, c *Client, dir string)) {
+	for _, s := range serverProgs {
+		t.Run(s.name, func(t *testing.T) {
+			requireServer(t, s)
+			dir := t.TempDir()
+			s.args = s.rwArgs
+			test(t, s, startServer(t, s, dir), dir)
+		})
+	}
+}
+
+// requireServer skips the test when s is not installed, or fails it in
+// CI.
+func requireServer(t *testing.T, s serverProg) {
+	t.Helper()
+	if fi, err := os.Stat(s.path); err != nil || !fi.Mode().IsRegular() {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing in CI: %v", s.path, err)
+		}
+		t.Skipf("%s is not installed", s.path)
 	}
 }
 
@@ -134,7 +173,7 @@ func startServer(t *testing.T, s serverProg, dir string) *Client {
 		}
 		select {
 		case err := <-exited:
-			if err != nil && c != nil {
+			if err != nil && c != nil && !s.mayFail {
 				t.Errorf("%s: %v", s.name, err)
 			}
 		case <-time.After(serverExitWait):

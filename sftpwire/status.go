@@ -155,9 +155,13 @@ func (e *StatusError) ErrorKind() proto.Kind { return e.Code.Kind() }
 
 // Is matches the io/fs sentinels that mean the same as e's kind, as
 // proto.Error does, so that errors.Is(err, fs.ErrNotExist) holds for a
-// file the server says is not there.
+// file the server says is not there; and ErrUnsupported for
+// SSH_FX_OP_UNSUPPORTED, so that a caller falls back the same way whether
+// the server did not announce an extension or refused the request.
 func (e *StatusError) Is(target error) bool {
 	switch target {
+	case ErrUnsupported:
+		return e.Code == OpUnsupported
 	case fs.ErrNotExist:
 		return e.Code.Kind() == proto.KindNoSuchFile
 	case fs.ErrPermission:

@@ -45,6 +45,10 @@ func encodeResponse(r response) []byte {
 			b = appendString(b, n.Longname)
 			b = appendAttrs(b, &n.Attrs)
 		}
+	case fxpData:
+		b = appendBytes(b, r.data)
+	case fxpExtendedReply:
+		b = append(b, r.reply...)
 	default:
 		panic("encodeResponse: " + typeName(r.typ))
 	}
@@ -79,7 +83,26 @@ func namePacket(id uint32, names ...Name) []byte {
 	return framed(fxpName, encodeResponse(response{typ: fxpName, id: id, names: names}))
 }
 
+func dataPacket(id uint32, data []byte) []byte {
+	return framed(fxpData, encodeResponse(response{typ: fxpData, id: id, data: data}))
+}
+
+func extReplyPacket(id uint32, reply []byte) []byte {
+	return framed(fxpExtendedReply, encodeResponse(response{typ: fxpExtendedReply, id: id, reply: reply}))
+}
+
 func versionPacket(v Version) []byte { return framed(fxpVersion, encodeVersion(v)) }
+
+// encodeStatVFS is the reply decodeStatVFS reads s from: its eleven
+// fields in order.
+func encodeStatVFS(s StatVFS) []byte {
+	var b []byte
+	for _, v := range []uint64{s.BlockSize, s.FragmentSize, s.Blocks, s.BlocksFree, s.BlocksAvail,
+		s.Files, s.FilesFree, s.FilesAvail, s.FSID, s.Flags, s.NameMax} {
+		b = appendUint64(b, v)
+	}
+	return b
+}
 
 // bytesPerRun is how many bytes f allocates per call, on average over
 // runs calls: the measure that shows whether a length from the peer was
