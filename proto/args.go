@@ -103,3 +103,12 @@ func isJSONInteger(raw []byte) bool {
 	}
 	return true
 }
+
+// Require records that the argument name, which a typed getter has just
+// found absent (its ok is false), must be given. A problem already found
+// stays the one reported.
+func (a *Args) Require(name string) {
+	if a.err == "" {
+		a.missing(name)
+	}
+}

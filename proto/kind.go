@@ -31,6 +31,7 @@ const (
 	KindTimeout          Kind = "timeout"           // connecting, or a request, took longer than its bound
 	KindInterrupted      Kind = "interrupted"       // sftper was stopped (a signal) before the request finished
 	KindLocal            Kind = "local"             // a problem with a local file; the message says which
+	KindNotASymlink      Kind = "not_a_symlink"     // a symbolic link was needed and the path is something else
 )
 
 // Kinds lists every kind, in documentation order.
@@ -38,7 +39,7 @@ var Kinds = []Kind{
 	KindNoSuchFile, KindPermissionDenied, KindNotADirectory, KindIsADirectory,
 	KindAlreadyExists, KindNotEmpty, KindNoSpace, KindUnsupported, KindFailure,
 	KindConnectionLost, KindConnectFailed, KindAuthFailed, KindHostKeyUnknown,
-	KindHostKeyChanged, KindTimeout, KindInterrupted, KindLocal,
+	KindHostKeyChanged, KindTimeout, KindInterrupted, KindLocal, KindNotASymlink,
 }
 
 // Kinded is an error that knows its kind.
