@@ -63,7 +63,7 @@ func TestHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"status":"ok","message":"sftper 9.8.7, protocol 1, batch mode","data":{"sftper":"9.8.7","protocol":1,"commands":["DELETE","GET","HELLO","LISTDIR","LSTAT","PUT","STAT"],"mode":"batch"}}`
+	want := `{"status":"ok","message":"sftper 9.8.7, protocol 1, batch mode","data":{"sftper":"9.8.7","protocol":1,"commands":["CHMOD","DELETE","DF","GET","HELLO","LISTDIR","LSTAT","MKDIR","PUT","READLINK","REALPATH","RENAME","RMDIR","STAT","SYMLINK","UTIME"],"mode":"batch"}}`
 	if string(got) != want {
 		t.Errorf("HELLO:\n got %s\nwant %s", got, want)
 	}

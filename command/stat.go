@@ -112,11 +112,18 @@ func lstat(ctx context.Context, c *sftpwire.Client, asked, p string) (any, error
 }
 
 // followsOnLstat reports whether the server may be one whose LSTAT
-// follows symlinks: one that announces the "versions" extension, as
-// ProFTPD's mod_sftp does and OpenSSH's server and gesftpserver do not.
-// The check costs a READLINK, which moves a symlink's atime on, so it is
-// not made where it is not needed.
-func followsOnLstat(v sftpwire.Version) bool {
+// follows symlinks: ProFTPD's mod_sftp (see modSFTP). The check costs a
+// READLINK, which moves a symlink's atime on, so it is not made where it
+// is not needed.
+func followsOnLstat(v sftpwire.Version) bool { return modSFTP(v) }
+
+// modSFTP reports whether the server may be ProFTPD's mod_sftp, whose
+// answers differ from what was asked in ways sftper must make up for
+// (LSTAT, READLINK): it announces the "versions" extension in a version 3
+// VERSION, as OpenSSH's server and the Green End server do not. A server
+// that answers OPEN with the channel's own, or says which it is in a
+// "vendor-id", would be told apart better; mod_sftp does neither.
+func modSFTP(v sftpwire.Version) bool {
 	for _, e := range v.Extensions {
 		if e.Name == "versions" {
 			return true

@@ -19,6 +19,15 @@ var table = []spec{
 	statCommand,
 	lstatCommand,
 	deleteCommand,
+	mkdirCommand,
+	rmdirCommand,
+	renameCommand,
+	chmodCommand,
+	symlinkCommand,
+	readlinkCommand,
+	utimeCommand,
+	realpathCommand,
+	dfCommand,
 	helloCommand,
 }
 

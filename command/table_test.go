@@ -83,7 +83,7 @@ func TestTable(t *testing.T) {
 			t.Errorf("%s with no arguments: %q", c.Name, bad)
 		}
 	}
-	want := []string{"DELETE", "GET", "HELLO", "LISTDIR", "LSTAT", "PUT", "STAT"}
+	want := []string{"CHMOD", "DELETE", "DF", "GET", "HELLO", "LISTDIR", "LSTAT", "MKDIR", "PUT", "READLINK", "REALPATH", "RENAME", "RMDIR", "STAT", "SYMLINK", "UTIME"}
 	if diff := cmp.Diff(want, Names()); diff != "" {
 		t.Errorf("Names (-want +got):\n%s", diff)
 	}
