@@ -194,7 +194,7 @@ func testHello(t *testing.T, m mode) {
 			if err := json.Unmarshal(res.Data, &d); err != nil {
 				t.Fatal(err)
 			}
-			want := []string{"DELETE", "GET", "HELLO", "LISTDIR", "LSTAT", "PUT", "STAT"}
+			want := []string{"CHMOD", "DELETE", "DF", "GET", "HELLO", "LISTDIR", "LSTAT", "MKDIR", "PUT", "READLINK", "REALPATH", "RENAME", "RMDIR", "STAT", "SYMLINK", "UTIME"}
 			if d.Sftper == "" || d.Protocol != 1 || !cmp.Equal(d.Commands, want) || d.Mode != string(m) {
 				t.Errorf("HELLO data %s; want sftper's version, protocol 1, commands %q, mode %q", res.Data, want, m)
 			}

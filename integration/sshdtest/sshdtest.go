@@ -791,3 +791,8 @@ func checkSearchable(dir string) error {
 		}
 	}
 }
+
+// StartsInHome reports whether sftp sessions start in Home, so that paths
+// relative to Home work: true but for a server with another SFTPServer
+// (see Options.SFTPServer).
+func (s *Server) StartsInHome() bool { return s.opts.SFTPServer == "" }
