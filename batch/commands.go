@@ -8,8 +8,11 @@ import (
 
 // Put uploads local to remote. A remote that is an existing directory
 // receives the file under its own name, as sftp does.
-func Put(local, remote string) (string, error) {
-	return line("put", arg{path: local}, arg{path: remote})
+func Put(local, remote string) (string, error) { return PutWith(local, remote, Flags{}) }
+
+// PutWith is Put with sftp's transfer flags.
+func PutWith(local, remote string, f Flags) (string, error) {
+	return flagLine("put", f.String(), arg{path: local}, arg{path: remote})
 }
 
 // Get downloads remote to local.
@@ -23,7 +26,46 @@ func Get(remote, local string) (string, error) {
 // so that the same paths are always accepted or refused, whatever name
 // was drawn.
 func GetPart(remote, dir, name string, maxName int) (string, error) {
-	return line("get", arg{path: remote}, arg{path: strings.TrimSuffix(dir, "/") + "/", suffix: name, maxSuffix: maxName})
+	return GetPartWith(remote, dir, name, maxName, Flags{})
+}
+
+// GetPartWith is GetPart with sftp's transfer flags.
+func GetPartWith(remote, dir, name string, maxName int, f Flags) (string, error) {
+	return flagLine("get", f.String(), arg{path: remote}, arg{path: strings.TrimSuffix(dir, "/") + "/", suffix: name, maxSuffix: maxName})
+}
+
+// Flags are the flags of sftp's put and get that sftper uses (OpenSSH 9.2:
+// get [-afpR], put [-afpR]).
+type Flags struct {
+	// Preserve is -p: the file's permission bits and its access and
+	// modification times go with it (put: an FSETSTAT before the
+	// remote file is closed; get: chmod and utimes of the local one).
+	Preserve bool
+	// Fsync is -f: the file is flushed to disk before it is closed (put:
+	// the server's fsync@openssh.com, if it has it; get: fsync(2)).
+	Fsync bool
+	// Resume is -a: the transfer goes on from the destination's size
+	// (reput, reget); the destination must exist and be shorter (put),
+	// or not be longer (get).
+	Resume bool
+}
+
+// String is the flags as one sftp word, "-pfa", or "" for none.
+func (f Flags) String() string {
+	s := ""
+	if f.Preserve {
+		s += "p"
+	}
+	if f.Fsync {
+		s += "f"
+	}
+	if f.Resume {
+		s += "a"
+	}
+	if s == "" {
+		return ""
+	}
+	return "-" + s
 }
 
 // Remove deletes one remote file or symlink. sftp's rm globs its operand;

@@ -75,9 +75,16 @@ func quote(p string) string {
 // operand is ever read as an option, and each operand quoted.
 // The length is checked with each operand's longest suffix, so that the
 // same paths are always accepted or always refused.
-func line(cmd string, args ...arg) (string, error) {
+func line(cmd string, args ...arg) (string, error) { return flagLine(cmd, "", args...) }
+
+// flagLine is line with flags ("-pf", or "" for none) after the command.
+func flagLine(cmd, flags string, args ...arg) (string, error) {
 	var b strings.Builder
 	b.WriteString(cmd)
+	if flags != "" {
+		b.WriteByte(' ')
+		b.WriteString(flags)
+	}
 	b.WriteString(" --")
 	longest, worst := 0, b.Len()
 	for i, a := range args {
