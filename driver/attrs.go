@@ -148,18 +148,31 @@ func (a *attrChannel) run(ctx context.Context, g *gate, f AttrFunc) *Call {
 	return call
 }
 
-// conn returns the open channel, opening one if there is none or the last
-// one has ended.
+// conn returns the open channel, opening one if there is none, the last
+// one has ended, or it rides another connection than the Conn's lines do
+// now: the Conn connects again after a lost or stalled connection (a new
+// master, on a socket of a new name), and the channel must follow it, not
+// stay on the old one, which may be hung.
 func (a *attrChannel) conn(ctx context.Context) (*attrConn, error) {
 	a.openMu.Lock()
 	defer a.openMu.Unlock()
+	a.mu.Lock()
+	closed := a.closed
+	a.mu.Unlock()
+	if closed {
+		return nil, stoppingError()
+	}
+	socket, err := a.route(ctx)
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
 		return nil, stoppingError()
 	}
 	old := a.cur
-	if old != nil && old.alive() {
+	if old != nil && old.alive() && old.socket == socket {
 		a.mu.Unlock()
 		return old, nil
 	}
@@ -167,10 +180,6 @@ func (a *attrChannel) conn(ctx context.Context) (*attrConn, error) {
 	a.mu.Unlock()
 	if old != nil {
 		go old.close()
-	}
-	socket, err := a.route(ctx)
-	if err != nil {
-		return nil, err
 	}
 	return a.open(ctx, socket)
 }
@@ -204,6 +213,7 @@ func (a *attrChannel) open(ctx context.Context, socket string) (*attrConn, error
 		return nil, stoppingError()
 	}
 	ac.timeout = a.cfg.StallTimeout
+	ac.socket = socket
 	a.cur = ac // from now on, Kill ends it
 	a.mu.Unlock()
 
@@ -286,6 +296,7 @@ type attrConn struct {
 	rw      *pipeRW
 	client  *sftpwire.Client // set once VERSION has come
 	timeout time.Duration    // for each answer (the stall timeout)
+	socket  string           // the master's control socket it rides, "" for none of sftper's
 	exited  chan struct{}
 
 	mu     sync.Mutex
