@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/sftper/sftper/proto"
@@ -167,6 +169,7 @@ var ErrClosed = errors.New("session closed")
 
 // Pending is a command line sent to sftp whose output has not all come yet.
 type Pending struct {
+	pid     atomic.Int64 // of the sftp given the line, once it has been
 	line    string
 	connect bool   // the first, empty line (see startProcess): its marker means connected
 	kill    func() // what to stop when the waiter gives up
@@ -179,6 +182,19 @@ type Pending struct {
 
 func newPending(line string, kill func()) *Pending {
 	return &Pending{line: line, kill: kill, done: make(chan struct{})}
+}
+
+// Offset returns how far the sftp given this line has got through the
+// local file fi, which it has open (the file a put reads, a get writes),
+// and whether that can be told: not before sftp has opened the file, nor
+// on platforms that do not show other processes' file offsets (see
+// fileOffset). It is for progress reports, and costs a few reads of /proc.
+func (p *Pending) Offset(fi os.FileInfo) (int64, bool) {
+	pid := p.pid.Load()
+	if pid == 0 {
+		return 0, false
+	}
+	return fileOffset(int(pid), fi)
 }
 
 // Wait returns what sftp printed for the command, split at LF (sftp does

@@ -258,6 +258,9 @@ func (c *process) enqueue(p *Pending) (string, error) {
 		return "", &ConnError{Msg: c.lost.Msg, Kind: c.lost.Kind}
 	}
 	c.queue = append(c.queue, p) // before writing: the output may come at once
+	if c.cmd != nil && c.cmd.Process != nil {
+		p.pid.Store(int64(c.cmd.Process.Pid))
+	}
 	if len(c.queue) == 1 {
 		c.armStall()
 	}
