@@ -214,8 +214,8 @@ func serve(ctx context.Context, p *pipeline.Pipeline, sess driver.Conn, logger *
 // command.Job is a pipeline.Job, but Go wants Begin's result type exact.)
 type executor struct{ *command.Runner }
 
-func (x executor) Begin(ctx context.Context, op proto.Op) pipeline.Job {
-	return x.Runner.Begin(ctx, op)
+func (x executor) Begin(ctx context.Context, op proto.Op, report pipeline.Report) pipeline.Job {
+	return x.Runner.Begin(ctx, op, report)
 }
 
 // eofReader notes that the input has ended.

@@ -67,10 +67,32 @@ type Job interface {
 type Executor interface {
 	// Begin starts op; it has sent op's lines to sftp (or decided the
 	// result at once) before it returns, so requests reach sftp in Begin order.
-	Begin(ctx context.Context, op proto.Op) Job
+	// report, which the Job may call from any goroutine until its
+	// result is taken, writes a progress report on the request (see
+	// Report).
+	Begin(ctx context.Context, op proto.Op, report Report) Job
 	// Conflicts reports whether next must not begin before earlier (begun
 	// before it, still unfinished) has finished.
 	Conflicts(earlier, next proto.Op) bool
+}
+
+// Report sends a progress report on a request that is still running: a
+// message {"status": "progress", "message": "", "data": data, "id": ...}
+// written before the request's result (never after it), in the order the
+// reports were made. Reports are written when the pipeline gets to them:
+// at once when it is waiting for results, as it is while a transfer runs.
+// A report that finds many others still unwritten is dropped (a later one
+// says more); the request's result never is. Report never blocks.
+type Report func(data any)
+
+// progressQueue is how many unwritten reports are kept before new ones are
+// dropped: enough for every request of the window to have one waiting.
+const progressQueue = window
+
+// progress is one report, for request seq.
+type progress struct {
+	seq  uint64
+	data any
 }
 
 // window bounds how many requests may be in flight at once, bad requests
@@ -128,7 +150,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer close(quit)
 	go p.readAhead(reads, quit)
 
-	s := &run{ctx: ctx, p: p}
+	s := &run{ctx: ctx, p: p, reports: make(chan progress, progressQueue)}
 	var unread []read // read, not begun yet
 	stopping := ctx.Done()
 	for {
@@ -178,6 +200,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case unread = <-in:
 		case <-ready:
 			if err := s.answer(next.seq); err != nil {
+				return err
+			}
+		case r := <-s.reports:
+			if err := s.report(r); err != nil {
 				return err
 			}
 		case <-stopping:
@@ -236,11 +262,12 @@ func (p *Pipeline) readAhead(reads chan<- []read, quit <-chan struct{}) {
 
 // run is the state of one Run.
 type run struct {
-	ctx   context.Context
-	p     *Pipeline
-	f     inFlight
-	order inOrder
-	final error // what ended the input, once it has
+	ctx     context.Context
+	p       *Pipeline
+	f       inFlight
+	order   inOrder
+	final   error         // what ended the input, once it has
+	reports chan progress // progress reports not yet written
 }
 
 // begin starts one request that was read: a valid one is handed to the
@@ -259,7 +286,14 @@ func (s *run) begin(r read) error {
 			s.f.add(request{id: r.req.ID, resp: interrupted()})
 			return nil
 		}
-		s.f.add(request{id: r.req.ID, op: r.req.Op, job: s.p.x.Begin(s.ctx, r.req.Op)})
+		seq := s.f.seq
+		report := func(data any) {
+			select {
+			case s.reports <- progress{seq, data}:
+			default: // many unwritten already: a later one says more
+			}
+		}
+		s.f.add(request{id: r.req.ID, op: r.req.Op, job: s.p.x.Begin(s.ctx, r.req.Op, report)})
 	case errors.As(r.err, &bad):
 		s.f.add(request{id: bad.ID, resp: bad.Response()})
 	default:
@@ -280,13 +314,8 @@ func (s *run) clear(op proto.Op) error {
 		for s.f.has(c) {
 			r := s.order.toward(&s.f, c)
 			if r.job != nil {
-				select {
-				case <-r.job.Done():
-				default:
-					// About to wait for sftp: write out what is ready.
-					if err := s.flush(); err != nil {
-						return err
-					}
+				if err := s.wait(r.job); err != nil {
+					return err
 				}
 			}
 			if err := s.answer(r.seq); err != nil {
@@ -294,6 +323,46 @@ func (s *run) clear(op proto.Op) error {
 			}
 		}
 	}
+}
+
+// wait waits until job is done, or ctx is (then the job's result says so),
+// writing out what is ready first and the progress reports that come
+// meanwhile.
+func (s *run) wait(job Job) error {
+	select {
+	case <-job.Done():
+		return nil
+	default:
+	}
+	for {
+		if err := s.flush(); err != nil {
+			return err
+		}
+		select {
+		case <-job.Done():
+			return nil
+		case <-s.ctx.Done():
+			return nil
+		case r := <-s.reports:
+			if err := s.report(r); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// report writes a progress report, unless its request has been answered
+// already (a report made just before the result, read just after it).
+func (s *run) report(r progress) error {
+	i, ok := s.f.find(r.seq)
+	if !ok {
+		return nil
+	}
+	resp := &proto.Response{Status: proto.StatusProgress, Data: r.data, ID: s.f.reqs[i].id}
+	if err := s.p.codec.WriteResponse(resp); err != nil {
+		return fmt.Errorf("writing a progress report: %w", err)
+	}
+	return nil
 }
 
 // answer takes request seq out of those in flight and writes its result,

@@ -41,6 +41,7 @@ type fakeJob struct {
 	f      *fake
 	name   string
 	ctx    context.Context
+	report Report
 	done   chan struct{}
 	resp   *proto.Response
 	asked  int
@@ -96,7 +97,7 @@ var testCommands = proto.Commands{
 	"DELETE": func(a *proto.Args) proto.Op { return testDelete{Path: a.Str("path")} },
 }
 
-func (f *fake) Begin(ctx context.Context, op proto.Op) Job {
+func (f *fake) Begin(ctx context.Context, op proto.Op, report Report) Job {
 	f.mu.Lock()
 	if ctx.Err() != nil {
 		f.t.Errorf("%s begun after ctx was done", name(op))
@@ -109,6 +110,7 @@ func (f *fake) Begin(ctx context.Context, op proto.Op) Job {
 	f.most = max(f.most, f.inFlight)
 	j := f.job(name(op))
 	j.ctx = ctx
+	j.report = report
 	f.mu.Unlock()
 	f.events <- "begin " + name(op)
 	return j
@@ -388,9 +390,11 @@ func TestHazards(t *testing.T) {
 		h.x.conflict("a", "c")
 		h.send(del("a"), del("b"), del("c"), del("d"))
 		// b does not conflict with a: it is begun while a runs. c does:
-		// a is answered (its result asked for) before c is begun.
-		h.expect("begin a", "begin b", "result a")
+		// a is answered (its result asked for, once it is done) before c
+		// is begun.
+		h.expect("begin a", "begin b")
 		h.x.finish("a", nil)
+		h.expect("result a")
 		// c conflicts with a only: it does not wait for b, nor does d.
 		h.expect("begin c", "begin d")
 		h.expectIDs("a")
@@ -405,12 +409,12 @@ func TestHazards(t *testing.T) {
 		h.x.conflict("b", "c")
 		h.send(del("a"), del("b"), del("c"))
 		// In order, waiting for b means answering a first.
-		h.expect("begin a", "begin b", "result a")
+		h.expect("begin a", "begin b")
 		h.x.finish("a", nil)
-		h.expect("result b")
+		h.expect("result a")
 		h.expectIDs("a") // written before the pipeline waits for b
 		h.x.finish("b", nil)
-		h.expect("begin c")
+		h.expect("result b", "begin c")
 		h.expectIDs("b")
 		h.x.finish("c", nil)
 		h.expectIDs("c")
@@ -551,8 +555,9 @@ func TestCancel(t *testing.T) {
 	h.x.conflict("a", "c")
 	h.x.finish("b", nil) // done in full, but behind a: its ok stands
 	h.send(del("a"), `{"command":"NOPE","id":"x"}`, del("b"), del("c"), del("d"))
-	h.expect("begin a", "begin b", "result a") // c waits for a
+	h.expect("begin a", "begin b") // c waits for a
 	h.cancel()
+	h.expect("result a")
 	got := h.expectIDs("a", "x", "b", "c")
 	if err := h.wait(); err != nil {
 		t.Fatalf("Run: %v", err)
@@ -612,4 +617,51 @@ func TestWindow(t *testing.T) {
 	if h.x.most != window {
 		t.Errorf("at most %d in flight, want %d", h.x.most, window)
 	}
+}
+
+// reportOn makes request name report data, as a transfer does from a
+// goroutine of its own.
+func (f *fake) reportOn(name string, data any) {
+	f.mu.Lock()
+	report := f.job(name).report
+	f.mu.Unlock()
+	report(data)
+}
+
+// TestProgress: a running request's reports are written with its id while
+// the pipeline waits for it, whether it is the oldest request or one a
+// later request waits for; they come before its result, never after.
+func TestProgress(t *testing.T) {
+	h := start(t, nil)
+	h.x.conflict("b", "c")
+	h.send(del("a"), del("b"), del("c"))
+	h.expect("begin a", "begin b")
+	h.x.reportOn("a", map[string]int{"bytes": 1, "total": 9})
+	h.x.reportOn("b", map[string]int{"bytes": 2, "total": 9})
+	h.x.reportOn("a", map[string]int{"bytes": 5, "total": 9})
+	for _, want := range []string{`a {"bytes":1,"total":9}`, `b {"bytes":2,"total":9}`, `a {"bytes":5,"total":9}`} {
+		r := h.next()
+		var id string
+		json.Unmarshal(r.ID, &id)
+		if got := id + " " + string(r.Data); r.Status != "progress" || r.Message != "" || got != want {
+			t.Errorf("report %s, want status progress, id and data %s", r, want)
+		}
+	}
+	h.x.finish("a", nil)
+	h.expect("result a")
+	h.expectIDs("a")
+	// c waits for b: b's reports are still written meanwhile.
+	h.x.reportOn("b", map[string]int{"bytes": 7, "total": 9})
+	if r := h.next(); r.Status != "progress" || string(r.Data) != `{"bytes":7,"total":9}` {
+		t.Errorf("report while c waits for b: %s", r)
+	}
+	h.x.finish("b", nil)
+	h.expect("result b", "begin c")
+	h.expectIDs("b")
+	// A report made after its request was answered is dropped.
+	h.x.reportOn("b", map[string]int{"bytes": 9, "total": 9})
+	h.x.finish("c", nil)
+	h.expect("result c")
+	h.expectIDs("c")
+	h.end()
 }

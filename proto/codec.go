@@ -340,7 +340,7 @@ func (c *codec) WriteResponse(resp *Response) error {
 		return errors.New("proto: nil response")
 	}
 	switch resp.Status {
-	case StatusOK, StatusError, StatusFail:
+	case StatusOK, StatusError, StatusFail, StatusProgress:
 	default:
 		return fmt.Errorf("proto: invalid response status %q", resp.Status)
 	}

@@ -632,6 +632,12 @@ func TestWriteResponse(t *testing.T) {
 			text: `{"status":"fail","message":"line1\nline2\r","data":null,"id":"x"}` + "\n",
 			bin:  "\x00\x00\x00\x41" + `{"status":"fail","message":"line1\nline2\r","data":null,"id":"x"}`,
 		},
+		{
+			name: "progress report",
+			resp: &Response{Status: StatusProgress, Data: map[string]int64{"bytes": 1 << 40, "total": 1<<40 + 1}, ID: json.RawMessage(`7`)},
+			text: `{"status":"progress","message":"","data":{"bytes":1099511627776,"total":1099511627777},"id":7}` + "\n",
+			bin:  "\x00\x00\x00\x5e" + `{"status":"progress","message":"","data":{"bytes":1099511627776,"total":1099511627777},"id":7}`,
+		},
 		{name: "unknown status", resp: &Response{Status: "OK"}, wantErrStr: `proto: invalid response status "OK"`},
 		{name: "empty status", resp: &Response{}, wantErrStr: `proto: invalid response status ""`},
 		{name: "nil", resp: nil, wantErrStr: "proto: nil response"},

@@ -110,6 +110,10 @@ const (
 	// StatusError: the request was valid but failed, e.g. the remote file
 	// does not exist.
 	StatusError Status = "error"
+	// StatusProgress: not a result but a report on a request that is
+	// still running, written only for a request that asked for them,
+	// before its result.
+	StatusProgress Status = "progress"
 	// StatusFail: the request itself was bad, or sftper cannot go on.
 	StatusFail Status = "fail"
 )
