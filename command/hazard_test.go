@@ -142,7 +142,7 @@ func TestImpostor(t *testing.T) {
 	if !r.Conflicts(Put{}, impostor{}) || !r.Conflicts(impostor{}, Hello{}) {
 		t.Error("an Op of another type, named PUT, is taken for a PUT")
 	}
-	if resp := r.Begin(context.Background(), impostor{}); resp.Result().Status != proto.StatusFail {
+	if resp := r.Begin(context.Background(), impostor{}, nil); resp.Result().Status != proto.StatusFail {
 		t.Errorf("Begin(impostor) = %+v, want fail", resp.Result())
 	}
 }

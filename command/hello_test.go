@@ -47,7 +47,7 @@ var _ driver.Conn = (*fakeConn)(nil)
 // now begins op and takes its result, which must be known at once.
 func now(t *testing.T, r *Runner, op proto.Op) *proto.Response {
 	t.Helper()
-	j := r.Begin(context.Background(), op)
+	j := r.Begin(context.Background(), op, nil)
 	select {
 	case <-j.Done():
 	default:
@@ -86,7 +86,7 @@ func TestAnsweredAtOnce(t *testing.T) {
 		{"missing local source", Put{Source: filepath.Join(dir, "nope"), Dest: "r"}, proto.StatusError,
 			`local source: stat "` + filepath.Join(dir, "nope") + `": no such file or directory`, `{"kind":"local","remote":"unchanged"}`},
 		{"local source a directory", Put{Source: dir, Dest: "r"}, proto.StatusError,
-			`local source "` + dir + `" is not a regular file`, `{"kind":"local","remote":"unchanged"}`},
+			`local source "` + dir + `" is a directory ("recursive": true uploads a tree)`, `{"kind":"local","remote":"unchanged"}`},
 		{"unsafe PUT dest", Put{Source: file, Dest: "a\nb"}, proto.StatusFail, "", "null"},
 		{"unsafe GET source", Get{Source: "a\nb", Dest: file}, proto.StatusFail, "", "null"},
 		{"LISTDIR of a path with NUL", ListDir{Path: "a\x00b"}, proto.StatusFail, `path "a\x00b" holds a NUL byte, which no file name can hold`, "null"},

@@ -9,7 +9,10 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sftper/sftper/proto"
+	"github.com/sftper/sftper/sftpwire"
 )
 
 // Local files: PUT's source, GET's destination.
@@ -73,4 +76,36 @@ func unwrapPathError(err error, p string) string {
 		return fmt.Sprintf("%s %q: %v", pe.Op, p, pe.Err)
 	}
 	return err.Error()
+}
+
+// localAttrs are the permission bits (setuid, setgid, sticky included) and
+// times of the local file p, as SFTP carries them: whole seconds. unix's
+// Stat_t names the times alike on Linux, macOS and FreeBSD.
+func localAttrs(p string) (sftpwire.Attrs, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return sftpwire.Attrs{}, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	return sftpwire.Attrs{
+		Flags:       sftpwire.AttrPermissions | sftpwire.AttrACModTime,
+		Permissions: uint32(st.Mode) & 0o7777,
+		Atime:       uint32(st.Atim.Sec),
+		Mtime:       uint32(st.Mtim.Sec),
+	}, nil
+}
+
+// goSetBits is the setuid, setgid and sticky bits of an st_mode as Go's
+// os.FileMode has them.
+func goSetBits(mode uint32) os.FileMode {
+	var m os.FileMode
+	if mode&0o4000 != 0 {
+		m |= os.ModeSetuid
+	}
+	if mode&0o2000 != 0 {
+		m |= os.ModeSetgid
+	}
+	if mode&0o1000 != 0 {
+		m |= os.ModeSticky
+	}
+	return m
 }

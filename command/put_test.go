@@ -45,7 +45,7 @@ func TestPutNotSentIsUnchanged(t *testing.T) {
 			ctx, cancel := c.ctx()
 			defer cancel()
 			r := NewRunner(Config{Conn: c.conn})
-			resp := r.Begin(ctx, Put{Source: src, Dest: "/d"}).Result()
+			resp := r.Begin(ctx, Put{Source: src, Dest: "/d"}, nil).Result()
 			d, ok := resp.Data.(*ErrorData)
 			if resp.Status != "error" || !ok || d.Remote != "unchanged" || string(d.Kind) != c.kind {
 				t.Fatalf("got %+v (data %+v), want error, remote unchanged, kind %s", resp, resp.Data, c.kind)
@@ -70,7 +70,7 @@ func TestRelativePathUnusableIsFail(t *testing.T) {
 	}
 	r := NewRunner(Config{Conn: &relConn{}})
 	for _, op := range []proto.Op{Put{Source: src, Dest: "d"}, Get{Source: "s", Dest: src + ".got"}, ListDir{Path: "d"}, Delete{Path: "d"}} {
-		resp := r.Begin(context.Background(), op).Result()
+		resp := r.Begin(context.Background(), op, nil).Result()
 		if resp.Status != "fail" || !strings.Contains(resp.Message, "cannot be used") {
 			t.Errorf("%s: %+v, want fail saying the relative path cannot be used", op.Name(), resp)
 		}

@@ -147,8 +147,10 @@ type Job interface {
 // others are unfinished. A request that could never succeed (a path that
 // cannot be passed to sftp safely, an Op not from this package's table) is
 // answered "fail" before anything is sent. If ctx ends, what is in flight
-// fails (see driver.Pending.Wait).
-func (r *Runner) Begin(ctx context.Context, op proto.Op) Job {
+// fails (see driver.Pending.Wait). report, if not nil, writes a progress
+// report on the request (a transfer that asked for them calls it, from a
+// goroutine of its own, at most every progressEvery while it runs).
+func (r *Runner) Begin(ctx context.Context, op proto.Op, report func(data any)) Job {
 	c := lookup(op)
 	var st step
 	if c == nil {
@@ -158,7 +160,7 @@ func (r *Runner) Begin(ctx context.Context, op proto.Op) Job {
 		}
 		st = finished(Result{}, refuse(fmt.Errorf("command %s is not supported", name)))
 	} else {
-		st = c.start(&env{ctx: ctx, r: r, conn: r.cfg.Conn}, op)
+		st = c.start(&env{ctx: ctx, r: r, conn: r.cfg.Conn, report: report}, op)
 	}
 	if st.done == nil {
 		return &job{done: closed, resp: respond(st.res, st.err)}
@@ -179,9 +181,10 @@ func (r *Runner) Conflicts(earlier, next proto.Op) bool {
 
 // env is what a command runs with.
 type env struct {
-	ctx  context.Context
-	r    *Runner
-	conn driver.Conn
+	ctx    context.Context
+	r      *Runner
+	conn   driver.Conn
+	report func(data any) // nil: no progress reports wanted
 }
 
 // step is a request after its local checks: finished at once (res, err),
@@ -189,13 +192,51 @@ type env struct {
 // attribute channel): done is closed when the connection is done with it,
 // and result waits for that and finishes it.
 type step struct {
-	res    Result
-	err    error
-	done   <-chan struct{}
-	result func() (Result, error)
+	res     Result
+	err     error
+	done    <-chan struct{}
+	result  func() (Result, error)
+	pending *driver.Pending // the line, when the step is one sent to sftp
 }
 
 func finished(res Result, err error) step { return step{res: res, err: err} }
+
+// then goes on with a request once first is done: next is given first's
+// outcome and returns the step that finishes the request (finished(res,
+// err) to end it there). It waits in a goroutine of its own, so that the
+// pipeline begins later requests meanwhile; what next does on the
+// connection comes after lines and calls that later requests have sent
+// by then, so a command built this way declares it as After effects (see
+// hazard.go). If ctx ends first, first's result says so.
+func (e *env) then(first step, next func(res Result, err error) step) step {
+	if first.done == nil {
+		return next(first.res, first.err)
+	}
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		select {
+		case <-first.done:
+		case <-e.ctx.Done():
+		}
+		st := next(first.result())
+		if st.done != nil {
+			select {
+			case <-st.done:
+			case <-e.ctx.Done():
+			}
+			res, err = st.result()
+		} else {
+			res, err = st.res, st.err
+		}
+	}()
+	return step{done: done, result: func() (Result, error) {
+		<-done
+		return res, err
+	}}
+}
 
 // send sends line and finishes with finish once sftp is done with it. keep,
 // if not nil, takes output lines as they come (see driver.LineFunc). If
@@ -211,7 +252,7 @@ func (e *env) send(line string, keep driver.LineFunc, finish func(out []string, 
 		res, err := finish(nil, &NotSent{Err: err})
 		return finished(res, err)
 	}
-	return step{done: p.Done(), result: func() (Result, error) {
+	return step{done: p.Done(), pending: p, result: func() (Result, error) {
 		out, err := p.Wait(e.ctx)
 		return finish(out, err)
 	}}
