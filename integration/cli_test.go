@@ -186,7 +186,7 @@ func testSignals(t *testing.T, m mode) {
 					if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"big","dest":"`+rel+`/big"}}`), reqTimeout); err != nil {
 						t.Fatal(err)
 					}
-					waitForFile(t, filepath.Join(abs, "big"))
+					waitForFile(t, partFile(abs, "big"))
 				}
 				kids := children(t, s.p.Pid())
 				if len(kids) == 0 {
@@ -278,6 +278,9 @@ func testSignalWithStalledReader(t *testing.T, m mode) {
 }
 
 // waitForFile waits until a transfer has started writing path.
+// partFile is where an atomic PUT to dir/name writes before it renames.
+func partFile(dir, name string) string { return filepath.Join(dir, "."+name+".sftper-part") }
+
 func waitForFile(t *testing.T, path string) {
 	t.Helper()
 	deadline := time.Now().Add(reqTimeout)

@@ -288,7 +288,10 @@ func testOneConnection(t *testing.T, m mode) {
 }
 
 // TestServerDiesMidTransfer: the request in flight gets an error, and the
-// next one succeeds on a new session with nothing done by the caller.
+// next one succeeds on a new session with nothing done by the caller. The
+// PUT writes in place ("atomic": false), so the error says the remote file
+// may be partial; xfer_test.go's TestAtomicPutServerDies has the atomic
+// one.
 func TestServerDiesMidTransfer(t *testing.T) { eachMode(t, testServerDiesMidTransfer) }
 
 func testServerDiesMidTransfer(t *testing.T, m mode) {
@@ -300,7 +303,7 @@ func testServerDiesMidTransfer(t *testing.T, m mode) {
 	s.must("ok", listdir("."))
 	src := filepath.Join(s.dir, "big")
 	writeFile(t, nil, src, bytes.Repeat([]byte("z"), 4<<20))
-	if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"big","dest":"big"},"id":"inflight"}`), reqTimeout); err != nil {
+	if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"big","dest":"big","atomic":false},"id":"inflight"}`), reqTimeout); err != nil {
 		t.Fatal(err)
 	}
 	waitForFile(t, filepath.Join(server.Home, "big"))

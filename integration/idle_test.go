@@ -49,10 +49,12 @@ func testIdleLossIsNotTheNextRequests(t *testing.T, m mode) {
 			writeFile(t, nil, src, []byte("idle loss"))
 			s := start(t, runOpts{mode: m, framing: client.Text, server: server, dir: local}, "-F", server.SSHConfig, sshdtest.Alias)
 			s.must("ok", put(src, filepath.Join(dir, "first")))
-			// Idle: the session's channel, or batch mode's two spares.
-			idle := 1
+			// Idle: the session's channel, or batch mode's two spares,
+			// and the attribute channel (the PUT renamed its upload
+			// into place there).
+			idle := 2
 			if m == batch {
-				idle = 2
+				idle = 3
 			}
 			for round := range 2 {
 				waitIdle(t, server, idle)

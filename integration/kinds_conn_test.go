@@ -188,7 +188,8 @@ func testKindsConnectionLost(t *testing.T, m mode) {
 
 // putInFlight starts sftper on a server of its own with a 4 MiB PUT
 // running, slowed to 2000 Kbit/s (about 16 s): time enough to cut it off
-// in the middle. It returns once the remote file exists.
+// in the middle. It returns once the upload's partial file (see
+// partFile) has its first bytes.
 func putInFlight(t *testing.T, m mode) (*sshdtest.Server, *sftper) {
 	server := startServer(t, sshdtest.Options{})
 	s := start(t, runOpts{mode: m, framing: client.Text, server: server},
@@ -198,7 +199,7 @@ func putInFlight(t *testing.T, m mode) (*sshdtest.Server, *sftper) {
 	if err := s.p.Send([]byte(`{"command":"PUT","args":{"source":"big","dest":"big"}}`), reqTimeout); err != nil {
 		t.Fatal(err)
 	}
-	waitForFile(t, filepath.Join(server.Home, "big"))
+	waitForFile(t, partFile(server.Home, "big"))
 	return server, s
 }
 

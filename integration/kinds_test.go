@@ -145,7 +145,7 @@ func testKinds(t *testing.T, m mode) {
 			t.Errorf("PUT of a missing source: %s; want remote unchanged and no such file", res.Raw)
 		}
 		res = s.wantKind("local", put(local, rel+"/localdir"))
-		if remoteData(t, res) != "unchanged" || !strings.Contains(res.Message, "not a regular file") {
+		if remoteData(t, res) != "unchanged" || !strings.Contains(res.Message, "is a directory") {
 			t.Errorf("PUT of a directory: %s; want remote unchanged and not a regular file", res.Raw)
 		}
 		// GET: sftp cannot open the local file (open local "...").

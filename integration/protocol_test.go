@@ -69,7 +69,9 @@ func testFail(t *testing.T, m mode) {
 			{"GET source with NUL", `{"command":"GET","args":{"source":` + q(rel+"/victim\x00") + `,"dest":` + q(local+"/a") + `}}`},
 			{"STAT with NUL", `{"command":"STAT","args":{"path":` + q(rel+"/victim\x00x") + `}}`},
 			{"DELETE too long", `{"command":"DELETE","args":{"path":` + q(longish) + `}}`},
-			{"PUT dest too long", `{"command":"PUT","args":{"source":` + q(src) + `,"dest":` + q(long) + `}}`},
+			{"PUT dest too long", `{"command":"PUT","args":{"source":` + q(src) + `,"dest":` + q(long) + `,"atomic":false}}`},
+			// Atomic: the partial file's path is on the line.
+			{"PUT dest dir too long", `{"command":"PUT","args":{"source":` + q(src) + `,"dest":` + q(long+"/x") + `}}`},
 			{"PUT source too long", `{"command":"PUT","args":{"source":` + q(local+"/"+long) + `,"dest":"x"}}`},
 			{"GET source too long", `{"command":"GET","args":{"source":` + q(rel+"/"+longish) + `,"dest":` + q(local+"/x") + `}}`},
 		}

@@ -87,11 +87,13 @@ func testStalledRequestsTimeOut(t *testing.T, m mode) {
 
 	s.must("ok", put(small, filepath.Join(dir, "before")))
 	res := freezeWhen(put(big, filepath.Join(dir, "big")), func() bool {
-		fi, err := os.Stat(filepath.Join(dir, "big"))
+		fi, err := os.Stat(partFile(dir, "big"))
 		return err == nil && fi.Size() > 1<<20
 	})
-	if r := remoteData(t, res); r != "partial" {
-		t.Errorf("a PUT stopped mid-way says remote %q, want partial", r)
+	// Atomic: what was sent is in the partial file, and dest was never
+	// touched.
+	if r := remoteData(t, res); r != "unchanged" || exists(filepath.Join(dir, "big")) {
+		t.Errorf("an atomic PUT stopped mid-way says remote %q (dest there: %v), want unchanged", r, exists(filepath.Join(dir, "big")))
 	}
 	s.must("ok", put(small, filepath.Join(dir, "after-put")))
 	if got := string(readFile(t, filepath.Join(dir, "after-put"))); got != "small" {
