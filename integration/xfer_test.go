@@ -55,7 +55,7 @@ func inode(t *testing.T, p string) uint64 {
 	if err := syscall.Lstat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	return st.Ino
+	return uint64(st.Ino)
 }
 
 // times are p's mtime and atime, in seconds.
@@ -65,7 +65,7 @@ func times(t *testing.T, p string) (mtime, atime int64) {
 	if err := syscall.Stat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	return st.Mtim.Sec, st.Atim.Sec
+	return mtimeOf(&st), atimeOf(&st)
 }
 
 // xferData is the data of an ok PUT or GET with its optional members.
