@@ -52,6 +52,9 @@ func getEffects(op Get) []Effect {
 }
 
 func startGet(e *env, op Get) step {
+	if op.Recursive {
+		return startGetTree(e, op)
+	}
 	if err := batch.CheckPath(op.Source); err != nil {
 		return finished(Result{}, refuse(err))
 	}
@@ -94,6 +97,7 @@ func (d *download) start(e *env) step {
 		return d.resume(e)
 	}
 	dir := filepath.Dir(dest)
+	os.Remove(partOf(dest))   // a resumable GET's, which this one starts over
 	name := driver.PartName() // named for sftper: see driver/leftovers.go
 	d.tmp = filepath.Join(dir, name)
 	// The length is checked with the longest name PartName can draw,
@@ -136,6 +140,13 @@ type download struct {
 	resumed      *Resumed
 	remote       sftpwire.Attrs // the source's, when a resume looked
 	total        atomic.Int64   // the source's size, for progress reports; -1 until known
+
+	// Of one file of a tree (get_tree.go):
+	rel     string // its path below the tree's root
+	size    int64  // as listed
+	line    string // its get; "" when nothing is left to send
+	failed  bool   // given up on before its line
+	inPlace bool   // dest holds the whole source already
 }
 
 // finishLocally does to a partial file that held the whole source already

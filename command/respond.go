@@ -41,6 +41,9 @@ type ErrorData struct {
 	// Remote is what a failed PUT left on the server: "unchanged" or
 	// "partial".
 	Remote string `json:"remote,omitempty"`
+	// A recursive transfer of which some part failed says what it did,
+	// and what failed (its members come after these).
+	*Tree
 }
 
 // respond turns a command's outcome into its response: "ok" with res when
@@ -66,6 +69,13 @@ func respond(res Result, err error) *proto.Response {
 	var se *StateError
 	if errors.As(err, &se) {
 		d.Remote = se.Remote
+	}
+	var te *TreeError
+	if errors.As(err, &te) {
+		d.Tree = te.Tree
+		if d.Remote == "" {
+			d.Remote = te.Remote
+		}
 	}
 	return &proto.Response{Status: proto.StatusError, Message: err.Error(), Data: d}
 }
