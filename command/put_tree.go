@@ -44,6 +44,13 @@ func startPutTree(e *env, op Put) step {
 		op.Recursive = false // one file: a plain PUT
 		return startPut(e, op)
 	}
+	if lfi, err := os.Lstat(src); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		// The tree a symlink names: walked from where it leads, as the
+		// walk follows no link.
+		if src, err = filepath.EvalSymlinks(src); err != nil {
+			return fail(localError(fmt.Sprintf("local source: %v", unwrapPathError(err, op.Source)), err))
+		}
+	}
 	dest, err := e.resolve(op.Dest)
 	if err != nil {
 		return fail(err)

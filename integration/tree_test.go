@@ -304,3 +304,39 @@ func TestRecursiveResume(t *testing.T) {
 		}
 	})
 }
+
+// TestRecursiveLinks: a source that is a symlink loop is a clear error
+// with nothing made on the server; symlinks inside a tree, loops and links
+// to its own root included, are copied as links and never followed.
+func TestRecursiveLinks(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		s := startDefault(t, m, 0)
+		_, abs := remoteDir(t, srv)
+		local := t.TempDir()
+		os.Symlink("loop-b", filepath.Join(local, "loop-a"))
+		os.Symlink("loop-a", filepath.Join(local, "loop-b"))
+		res := s.wantKind("local", putReq(filepath.Join(local, "loop-a"), filepath.Join(abs, "dest"), map[string]any{"recursive": true}))
+		if !strings.Contains(res.Message, "too many levels of symbolic links") || exists(filepath.Join(abs, "dest")) {
+			t.Errorf("a symlink loop as the source: %s; dest there: %v", res.Raw, exists(filepath.Join(abs, "dest")))
+		}
+
+		tree := filepath.Join(local, "tree")
+		os.MkdirAll(filepath.Join(tree, "sub"), 0o755)
+		os.WriteFile(filepath.Join(tree, "sub", "f"), []byte("f"), 0o644)
+		os.Symlink("..", filepath.Join(tree, "sub", "up"))    // its own root
+		os.Symlink("me", filepath.Join(tree, "me"))           // itself
+		os.Symlink("tree", filepath.Join(local, "tree-link")) // the source given through a link
+		res = s.must("ok", putReq(filepath.Join(local, "tree-link"), filepath.Join(abs, "copy"), map[string]any{"recursive": true}))
+		if d := data[treeData](t, res); d.Files != 1 || d.Links != 2 || d.Dirs != 2 {
+			t.Errorf("%s", res.Raw)
+		}
+		if diff := cmp.Diff(describeTree(t, tree, false), describeTree(t, filepath.Join(abs, "copy"), false), cmpIgnoreModes()); diff != "" {
+			t.Errorf("the copy (-want +got):\n%s", diff)
+		}
+		back := filepath.Join(t.TempDir(), "back")
+		s.must("ok", getReq(filepath.Join(abs, "copy"), back, map[string]any{"recursive": true}))
+		if diff := cmp.Diff(describeTree(t, tree, false), describeTree(t, back, false), cmpIgnoreModes()); diff != "" {
+			t.Errorf("the copy back (-want +got):\n%s", diff)
+		}
+	})
+}
