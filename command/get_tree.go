@@ -58,15 +58,11 @@ func startGetTree(e *env, op Get) step {
 
 // getTree is one recursive GET under way.
 type getTree struct {
+	treeState
 	e            *env
 	op           Get
 	source, dest string
-	root         string // where the tree goes here
-	n            tally
-	f            failures
-	w            lineWindow
 	total        atomic.Int64
-	blocked      sync.Map // rel of a directory that could not be made here
 	links        []treeEntry
 }
 
@@ -251,20 +247,6 @@ func (t *getTree) makeRoot() error {
 // local is where rel goes here.
 func (t *getTree) local(rel string) string { return filepath.Join(t.root, filepath.FromSlash(rel)) }
 
-// under reports whether rel is below (or is) a directory that could not be
-// made here.
-func (t *getTree) under(rel string) bool {
-	for p := rel; p != "" && p != "."; p = path.Dir(p) {
-		if _, ok := t.blocked.Load(p); ok {
-			return true
-		}
-		if !strings.Contains(p, "/") {
-			break
-		}
-	}
-	return false
-}
-
 // makeDirsAndLinks makes the directories (parents first) and the symlinks
 // here. A symlink replaces what is in its place in one step: it is made
 // under a name of its own beside it, then renamed.
@@ -425,9 +407,7 @@ func (t *getTree) finishFile(d *download, out []string, err error) error {
 // preserveDirs gives each directory the source's mode and times, deepest
 // first.
 func (t *getTree) preserveDirs(entries []treeEntry) {
-	dirs := entriesOf(entries, dirEntry)
-	slices.SortStableFunc(dirs, func(a, b treeEntry) int { return strings.Count(b.rel, "/") - strings.Count(a.rel, "/") })
-	for _, en := range dirs {
+	for _, en := range deepestFirst(entries) {
 		if en.rel != "" && t.under(en.rel) {
 			continue
 		}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -74,15 +73,11 @@ func startPutTree(e *env, op Put) step {
 
 // putTree is one recursive PUT under way.
 type putTree struct {
+	treeState
 	e         *env
 	op        Put
 	src, dest string
-	root      string // where the tree goes on the server
-	n         tally
-	f         failures
-	w         lineWindow
-	blocked   sync.Map // rel of a directory that could not be made: nothing below it is tried
-	sentBytes bool     // anything reached the server
+	sentBytes bool // anything reached the server
 }
 
 // walk lists the local tree below src, parents before children, in the
@@ -133,20 +128,6 @@ func (t *putTree) walk() []treeEntry {
 		return nil
 	})
 	return entries
-}
-
-// under reports whether rel is below (or is) a directory that could not be
-// made.
-func (t *putTree) under(rel string) bool {
-	for p := rel; p != "" && p != "."; p = path.Dir(p) {
-		if _, ok := t.blocked.Load(p); ok {
-			return true
-		}
-		if !strings.Contains(p, "/") {
-			break
-		}
-	}
-	return false
 }
 
 func (t *putTree) run(entries []treeEntry) (Result, error) {
@@ -451,9 +432,7 @@ func (t *putTree) finishFile(ctx context.Context, c *sftpwire.Client, u *upload)
 // preserveDirs gives each directory its source's mode and times, deepest
 // first: making an entry in a directory moves its mtime on.
 func (t *putTree) preserveDirs(ctx context.Context, c *sftpwire.Client, entries []treeEntry) error {
-	dirs := entriesOf(entries, dirEntry)
-	slices.SortStableFunc(dirs, func(a, b treeEntry) int { return strings.Count(b.rel, "/") - strings.Count(a.rel, "/") })
-	for _, en := range dirs {
+	for _, en := range deepestFirst(entries) {
 		if en.rel != "" && t.under(en.rel) {
 			continue
 		}
@@ -466,15 +445,4 @@ func (t *putTree) preserveDirs(ctx context.Context, c *sftpwire.Client, entries 
 		}
 	}
 	return nil
-}
-
-// entriesOf lists the entries of one kind.
-func entriesOf(entries []treeEntry, k entryKind) []treeEntry {
-	var out []treeEntry
-	for _, en := range entries {
-		if en.kind == k {
-			out = append(out, en)
-		}
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -86,6 +87,48 @@ func (e *TreeError) Error() string {
 	return fmt.Sprintf("%d of the tree's entries failed, the first %s: %v", len(e.Tree.Failed), e.Tree.Failed[0].Path, e.Err)
 }
 func (e *TreeError) Unwrap() error { return e.Err }
+
+// treeState is what a recursive PUT and GET share while they run.
+type treeState struct {
+	root    string // where the tree goes
+	n       tally
+	f       failures
+	w       lineWindow
+	blocked sync.Map // rel of a directory that could not be made: nothing below it is tried
+}
+
+// under reports whether rel is below (or is) a directory that could not be
+// made.
+func (t *treeState) under(rel string) bool {
+	for p := rel; p != "" && p != "."; p = path.Dir(p) {
+		if _, ok := t.blocked.Load(p); ok {
+			return true
+		}
+		if !strings.Contains(p, "/") {
+			break
+		}
+	}
+	return false
+}
+
+// deepestFirst lists the directories of entries, deepest first, for
+// setting their times: making an entry in a directory moves its mtime on.
+func deepestFirst(entries []treeEntry) []treeEntry {
+	dirs := entriesOf(entries, dirEntry)
+	slices.SortStableFunc(dirs, func(a, b treeEntry) int { return strings.Count(b.rel, "/") - strings.Count(a.rel, "/") })
+	return dirs
+}
+
+// entriesOf lists the entries of one kind.
+func entriesOf(entries []treeEntry, k entryKind) []treeEntry {
+	var out []treeEntry
+	for _, en := range entries {
+		if en.kind == k {
+			out = append(out, en)
+		}
+	}
+	return out
+}
 
 // tally counts what a tree's transfer has done, from any goroutine.
 type tally struct {
