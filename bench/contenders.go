@@ -91,6 +91,10 @@ func runOpenSSH(e *env, w *workload) (measurement, error) {
 			fmt.Fprintf(&b, "get %s %s\n", batchQuote(o.remote), batchQuote(o.local))
 		case opList:
 			fmt.Fprintf(&b, "ls -lan %s\n", batchQuote(o.remote))
+		case opPutTree:
+			fmt.Fprintf(&b, "put -r %s %s\n", batchQuote(o.local), batchQuote(o.remote))
+		case opGetTree:
+			fmt.Fprintf(&b, "get -r %s %s\n", batchQuote(o.remote), batchQuote(o.local))
 		}
 	}
 	batch := filepath.Join(e.work, "batch.sftp")
@@ -117,7 +121,9 @@ func runOpenSSH(e *env, w *workload) (measurement, error) {
 
 // readSftpOutput reads what `sftp -b` prints: each command echoed after
 // "sftp> ", then its output, which for `ls -lan` is one line per entry,
-// "." and ".." included. A listing is complete (marked) when its lines
+// "." and ".." included, and for `put -r` and `get -r` one line per
+// directory ("Entering DIR", "Retrieving DIR"; the quiet of batch mode
+// does not silence them). A listing is complete (marked) when its lines
 // number perList, or failing that when the next command or the end of the
 // output shows that it is over. sftp's stdout is line-buffered, so each
 // line arrives as it is printed.
@@ -125,6 +131,7 @@ func readSftpOutput(r io.Reader, perList int, mark func()) ([][]entry, error) {
 	var listings [][]entry
 	var cur []entry
 	listing, marked, lines := false, false, 0
+	dirLine := "" // what each output line of a recursive put or get starts with
 	end := func() {
 		if listing {
 			if !marked {
@@ -141,6 +148,15 @@ func readSftpOutput(r io.Reader, perList int, mark func()) ([][]entry, error) {
 		if cmd, ok := strings.CutPrefix(line, "sftp> "); ok {
 			end()
 			listing = strings.HasPrefix(cmd, "ls ")
+			switch dirLine = ""; {
+			case strings.HasPrefix(cmd, "put -r "):
+				dirLine = "Entering "
+			case strings.HasPrefix(cmd, "get -r "):
+				dirLine = "Retrieving "
+			}
+			continue
+		}
+		if dirLine != "" && strings.HasPrefix(line, dirLine) {
 			continue
 		}
 		if !listing {
@@ -202,8 +218,9 @@ type result struct {
 	ID      int             `json:"id"`
 }
 
-// runSftper runs one sftper process (the binary bin) for the whole workload, with extra
-// options before the destination. For most workloads every request is
+// runSftper runs one sftper process (the binary bin) for the whole
+// workload, with extra options before the destination. A tree op is one PUT or GET with "recursive":
+// true, whose result must count the tree's files. For most workloads every request is
 // written to its stdin at once and stdin is then closed, as a script
 // that streams its requests would: sftper pipelines them. For a
 // sequential workload each request is written only once the previous
@@ -213,12 +230,15 @@ func runSftper(e *env, bin string, w *workload, extra []string) (measurement, er
 	for i, o := range w.ops {
 		req := request{ID: i}
 		switch o.kind {
-		case opPut:
+		case opPut, opPutTree:
 			req.Command, req.Args = "PUT", map[string]any{"source": o.local, "dest": o.remote}
-		case opGet:
+		case opGet, opGetTree:
 			req.Command, req.Args = "GET", map[string]any{"source": o.remote, "dest": o.local}
 		case opList:
 			req.Command, req.Args = "LISTDIR", map[string]any{"path": o.remote}
+		}
+		if o.kind == opPutTree || o.kind == opGetTree {
+			req.Args["recursive"] = true
 		}
 		b, err := json.Marshal(req)
 		if err != nil {
@@ -271,6 +291,18 @@ func runSftper(e *env, bin string, w *workload, extra []string) (measurement, er
 			if res.Status != "ok" || res.ID != i {
 				return fmt.Errorf("result %d is not ok for request %d: %s", i, i, line)
 			}
+			if k := w.ops[i].kind; k == opPutTree || k == opGetTree {
+				var data struct {
+					Files  *int              `json:"files"`
+					Failed []json.RawMessage `json:"failed"`
+				}
+				if err := json.Unmarshal(res.Data, &data); err != nil {
+					return fmt.Errorf("result %d: data: %v", i, err)
+				}
+				if data.Files == nil || *data.Files != w.ops[i].files || len(data.Failed) != 0 {
+					return fmt.Errorf("result %d: want %d files copied and none failed: %s", i, w.ops[i].files, line)
+				}
+			}
 			if w.ops[i].kind == opList {
 				var data []struct {
 					Name string `json:"name"`
@@ -302,7 +334,8 @@ func runSftper(e *env, bin string, w *workload, extra []string) (measurement, er
 // go in one process: uploads as a list of local files into a remote
 // directory; downloads as a remote glob of the directory, which must hold
 // exactly the files to get (one process given many remote sources opens
-// one SSH connection per source).
+// one SSH connection per source). A tree is `scp -r SRC DST`: with DST
+// absent, scp makes DST the copy of SRC.
 func scpApplies(w *workload) string {
 	_, err := scpArgs(w)
 	if err != nil {
@@ -313,6 +346,10 @@ func scpApplies(w *workload) string {
 
 func scpArgs(w *workload) ([]string, error) {
 	switch {
+	case len(w.ops) == 1 && w.ops[0].kind == opPutTree:
+		return []string{"-r", w.ops[0].local, sshdtest.Alias + ":" + w.ops[0].remote}, nil
+	case len(w.ops) == 1 && w.ops[0].kind == opGetTree:
+		return []string{"-r", sshdtest.Alias + ":" + w.ops[0].remote, w.ops[0].local}, nil
 	case len(w.ops) == 1 && w.ops[0].kind == opPut:
 		return []string{w.ops[0].local, sshdtest.Alias + ":" + w.ops[0].remote}, nil
 	case len(w.ops) == 1 && w.ops[0].kind == opGet:
@@ -369,20 +406,22 @@ func runSCP(e *env, w *workload) (measurement, error) {
 // runLibrary runs a client program built on an SFTP library (paramiko,
 // pkg/sftp) for the whole workload: cmd plus one argument, a file of ops
 // written untimed, one a line: "put\tLOCAL\tREMOTE", "get\tREMOTE\tLOCAL",
-// "list\tREMOTE". The program does them in order, one at a time, and
-// prints one line per op as soon as it is done: "ok put SIZE",
-// "ok get SIZE", or for a listing "e SIZE NAME" per entry and then
-// "ok list COUNT".
+// "list\tREMOTE", "puttree\tLOCAL\tREMOTE", "gettree\tREMOTE\tLOCAL".
+// The program does them in order, one at a time, and prints one line per
+// op as soon as it is done: "ok put SIZE", "ok get SIZE", for a listing
+// "e SIZE NAME" per entry and then "ok list COUNT", for a tree
+// "ok puttree FILES" or "ok gettree FILES". A tree is copied the way a
+// user's script walks one: directory by directory, one file at a time.
 func runLibrary(e *env, w *workload, cmd *exec.Cmd) (measurement, error) {
 	var b strings.Builder
 	for _, o := range w.ops {
 		switch o.kind {
-		case opPut:
-			fmt.Fprintf(&b, "put\t%s\t%s\n", o.local, o.remote)
-		case opGet:
-			fmt.Fprintf(&b, "get\t%s\t%s\n", o.remote, o.local)
+		case opPut, opPutTree:
+			fmt.Fprintf(&b, "%v\t%s\t%s\n", o.kind, o.local, o.remote)
+		case opGet, opGetTree:
+			fmt.Fprintf(&b, "%v\t%s\t%s\n", o.kind, o.remote, o.local)
 		case opList:
-			fmt.Fprintf(&b, "list\t%s\n", o.remote)
+			fmt.Fprintf(&b, "%v\t%s\n", o.kind, o.remote)
 		}
 	}
 	opsFile := filepath.Join(e.work, "ops.txt")
@@ -413,10 +452,16 @@ func runLibrary(e *env, w *workload, cmd *exec.Cmd) (measurement, error) {
 				if done >= len(w.ops) {
 					return fmt.Errorf("more results than ops: %q", sc.Text())
 				}
-				if want := []string{"put", "get", "list"}[w.ops[done].kind]; f[1] != want {
-					return fmt.Errorf("result %d is %q, want one for %s", done, sc.Text(), want)
+				o := w.ops[done]
+				if f[1] != o.kind.String() {
+					return fmt.Errorf("result %d is %q, want one for %v", done, sc.Text(), o.kind)
 				}
-				if w.ops[done].kind == opList {
+				if o.kind == opPutTree || o.kind == opGetTree {
+					if n, err := strconv.Atoi(f[2]); err != nil || n != o.files {
+						return fmt.Errorf("result %d is %q, want %d files copied", done, sc.Text(), o.files)
+					}
+				}
+				if o.kind == opList {
 					listings = append(listings, cur)
 					cur = nil
 				}

@@ -17,10 +17,17 @@ import (
 type opKind int
 
 const (
-	opPut  opKind = iota // local -> remote
-	opGet                // remote -> local
-	opList               // list a remote directory
+	opPut     opKind = iota // local -> remote
+	opGet                   // remote -> local
+	opList                  // list a remote directory
+	opPutTree               // a local directory, recursively, to a remote one that does not exist yet
+	opGetTree               // a remote directory, recursively, to a local one that does not exist yet
 )
+
+// String is the op's name in the library clients' op files and results.
+func (k opKind) String() string {
+	return [...]string{"put", "get", "list", "puttree", "gettree"}[k]
+}
 
 // op is one operation in terms every contender can translate into its
 // own language (an sftp batch line, a JSON request, a library call...).
@@ -29,8 +36,9 @@ const (
 // set up and verify the remote side without going through any contender.
 type op struct {
 	kind   opKind
-	local  string // opPut, opGet
-	remote string // the remote file, or for opList the directory
+	local  string // opPut, opGet: the local file; opPutTree, opGetTree: the local tree's root
+	remote string // the remote file, for opList the directory, for a tree op the remote tree's root
+	files  int    // opPutTree, opGetTree: the regular files in the tree, which the contender must report
 }
 
 // workload is one timed job. setup runs once, before the first run; then,
