@@ -67,6 +67,8 @@ func main() {
 	flag.IntVar(&o.sizes.files, "files", 1000, "files in the many-file PUTs and GETs (workloads 3 and 4)")
 	flag.IntVar(&o.sizes.entries, "entries", 10000, "entries in the large directory (workload 5)")
 	flag.IntVar(&o.sizes.trips, "trips", 1000, "round trips in workload 7")
+	flag.IntVar(&o.sizes.tree.files, "tree-files", 2000, "files in the tree of the recursive PUT and GET (workloads 8 and 9)")
+	flag.IntVar(&o.sizes.tree.dirs, "tree-dirs", 200, "directories below the tree's root in workloads 8 and 9")
 	flag.StringVar(&only, "only", "", "comma-separated workload numbers to run, e.g. 1,2,5 (default all)")
 	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
 	flag.Parse()
@@ -77,14 +79,14 @@ func main() {
 	o.sizes.big, o.sizes.small, o.sizes.tiny = int64(bigMiB)<<20, 4096, 5
 	if o.smoke {
 		o.runs, o.warmup = 1, 0
-		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5}
+		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5, tree: treeShape{files: 40, dirs: 6}}
 	}
-	bad := o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2
+	bad := o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2 || o.sizes.tree.files < 1 || o.sizes.tree.dirs < 0
 	if only != "" {
 		o.only = map[int]bool{}
 		for _, s := range strings.Split(only, ",") {
 			n, err := strconv.Atoi(s)
-			bad = bad || err != nil || n < 1 || n > 7
+			bad = bad || err != nil || n < 1 || n > 9
 			o.only[n] = true
 		}
 	}
@@ -96,7 +98,7 @@ func main() {
 		}
 	}
 	if bad {
-		fmt.Fprintln(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2), -warmup at least 0, -only numbers 1 to 7, -contenders known names")
+		fmt.Fprintln(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2, -tree-dirs 0), -warmup at least 0, -only numbers 1 to 9, -contenders known names")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -370,6 +372,8 @@ func checkSpace(dir string, o options) error {
 	}
 	free := int64(st.Bavail) * st.Bsize
 	need := 2*o.sizes.big + 2*int64(o.sizes.files*o.sizes.small) + 64<<20
+	// A tree workload holds a source and a copy at once.
+	need += 2 * planTree(o.sizes.tree, treeSeed).bytes()
 	if free < need {
 		return fmt.Errorf("%s has %d MiB free, the workloads need about %d MiB; use smaller -big-mib or make /dev/shm larger", dir, free>>20, need>>20)
 	}
