@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -42,18 +43,27 @@ func newContenders(e *env) []*contender {
 	cs := []*contender{
 		{key: "sftp", name: "openssh sftp -b", applies: always, run: runOpenSSH},
 		{key: "sftper", name: "sftper", applies: always,
-			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.sftper, w, nil) }},
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.sftper, w, nil, nil) }},
 		{key: "batch", name: "sftper batch", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runSftper(e, e.sftper, w, []string{"--mode", "batch"})
+				return runSftper(e, e.sftper, w, []string{"--mode", "batch"}, nil)
 			}},
-		// The same two built from another checkout (-base), for an A/B
-		// of a change in one run on one noisy machine.
+		// sftper's PUT is atomic by default (each file uploaded to a
+		// temporary name, then renamed on the server); this row is the
+		// same sftper with "atomic": false on every PUT, writing into the
+		// destination itself as sftp does: what atomicity costs.
+		{key: "noatomic", name: "sftper atomic:false", applies: uploads,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, nil, map[string]any{"atomic": false})
+			}},
+		// The same two as sftper and sftper batch built from another
+		// checkout (-base), for an A/B of a change in one run on one
+		// noisy machine.
 		{key: "base", name: "base sftper", applies: always,
-			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.base, w, nil) }},
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.base, w, nil, nil) }},
 		{key: "base-batch", name: "base sftper batch", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runSftper(e, e.base, w, []string{"--mode", "batch"})
+				return runSftper(e, e.base, w, []string{"--mode", "batch"}, nil)
 			}},
 		{key: "scp", name: "scp", applies: scpApplies, run: runSCP},
 		{key: "paramiko", name: "paramiko", applies: always,
@@ -65,16 +75,32 @@ func newContenders(e *env) []*contender {
 				return runLibrary(e, w, exec.Command(e.pkgsftp, e.srv.SSHConfig, sshdtest.Alias))
 			}},
 	}
+	byKey := func(key string) *contender {
+		i := slices.IndexFunc(cs, func(c *contender) bool { return c.key == key })
+		return cs[i]
+	}
 	if !e.batchMode {
-		cs[2].skip = "not run: this sftper's --help does not mention --mode"
+		byKey("batch").skip = "not run: this sftper's --help does not mention --mode"
 	}
 	if e.base == "" {
-		return slices.Delete(cs, 3, 5) // nothing to compare with: not even a row
+		// Nothing to compare with: not even a row.
+		return slices.DeleteFunc(cs, func(c *contender) bool { return c.key == "base" || c.key == "base-batch" })
 	}
 	if !e.baseBatchMode {
-		cs[4].skip = "not run: the base sftper's --help does not mention --mode"
+		byKey("base-batch").skip = "not run: the base sftper's --help does not mention --mode"
 	}
 	return cs
+}
+
+// uploads: the atomic:false row differs from sftper's only where there is
+// a PUT.
+func uploads(w *workload) string {
+	for _, o := range w.ops {
+		if o.kind == opPut || o.kind == opPutTree {
+			return ""
+		}
+	}
+	return "it differs from sftper only in PUTs"
 }
 
 // runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.
@@ -219,19 +245,21 @@ type result struct {
 }
 
 // runSftper runs one sftper process (the binary bin) for the whole
-// workload, with extra options before the destination. A tree op is one PUT or GET with "recursive":
+// workload, with extra options before the destination and putArgs added
+// to every PUT request. A tree op is one PUT or GET with "recursive":
 // true, whose result must count the tree's files. For most workloads every request is
 // written to its stdin at once and stdin is then closed, as a script
 // that streams its requests would: sftper pipelines them. For a
 // sequential workload each request is written only once the previous
 // result has been read.
-func runSftper(e *env, bin string, w *workload, extra []string) (measurement, error) {
+func runSftper(e *env, bin string, w *workload, extra []string, putArgs map[string]any) (measurement, error) {
 	reqs := make([][]byte, len(w.ops))
 	for i, o := range w.ops {
 		req := request{ID: i}
 		switch o.kind {
 		case opPut, opPutTree:
 			req.Command, req.Args = "PUT", map[string]any{"source": o.local, "dest": o.remote}
+			maps.Copy(req.Args, putArgs)
 		case opGet, opGetTree:
 			req.Command, req.Args = "GET", map[string]any{"source": o.remote, "dest": o.local}
 		case opList:
@@ -373,7 +401,7 @@ func scpArgs(w *workload) ([]string, error) {
 		}
 		return []string{sshdtest.Alias + ":" + src + "/*", dst + "/"}, nil
 	}
-	return nil, errors.New("not a file copy")
+	return nil, errors.New("it copies files; it does not list directories")
 }
 
 // runSCP runs one scp process for the whole workload.

@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&o.sizes.tree.files, "tree-files", 2000, "files in the tree of the recursive PUT and GET (workloads 8 and 9)")
 	flag.IntVar(&o.sizes.tree.dirs, "tree-dirs", 200, "directories below the tree's root in workloads 8 and 9")
 	flag.StringVar(&only, "only", "", "comma-separated workload numbers to run, e.g. 1,2,5 (default all)")
-	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
+	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
@@ -93,7 +93,7 @@ func main() {
 	if cs != "" {
 		o.contenders = map[string]bool{"sftp": true}
 		for _, s := range strings.Split(cs, ",") {
-			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
 			o.contenders[s] = true
 		}
 	}
@@ -260,14 +260,18 @@ func run(o options) error {
 		if c.skip != "" {
 			fmt.Printf("%s: %s\n", c.name, c.skip)
 		}
-		var na []string
+		var reasons []string
+		na := map[string][]string{} // reason -> workload numbers
 		for _, w := range ws {
-			if c.applies(w) != "" {
-				na = append(na, strconv.Itoa(w.num))
+			if r := c.applies(w); r != "" {
+				if na[r] == nil {
+					reasons = append(reasons, r)
+				}
+				na[r] = append(na[r], strconv.Itoa(w.num))
 			}
 		}
-		if len(na) > 0 {
-			fmt.Printf("%s: does not apply to workload %s (it copies files; it does not list directories)\n", c.name, strings.Join(na, ", "))
+		for _, r := range reasons {
+			fmt.Printf("%s: does not apply to workload %s (%s)\n", c.name, strings.Join(na[r], ", "), r)
 		}
 	}
 	fmt.Printf("load average at the end: %s\n", loadAverage())
@@ -321,7 +325,7 @@ func runWorkload(e *env, w *workload, cs []*contender, runs, warmup int) (res []
 			if w.sequential && len(w.ops) > 1 {
 				extra = fmt.Sprintf(" (%.3f ms/trip)", float64(m.perResult.Microseconds())/1000)
 			}
-			fmt.Fprintf(os.Stderr, "bench: %d %-16s %-13s %-17s %7.3f s%s  cpu own %.2f tree %.2f s  rss MiB: %s\n",
+			fmt.Fprintf(os.Stderr, "bench: %d %-19s %-13s %-19s %7.3f s%s  cpu own %.2f tree %.2f s  rss MiB: %s\n",
 				w.num, w.name, label, c.name, m.wall.Seconds(), extra, m.ownCPU.Seconds(), m.treeCPU.Seconds(), m.procs)
 			if round >= warmup {
 				res[ci] = append(res[ci], m)
