@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -42,18 +43,27 @@ func newContenders(e *env) []*contender {
 	cs := []*contender{
 		{key: "sftp", name: "openssh sftp -b", applies: always, run: runOpenSSH},
 		{key: "sftper", name: "sftper", applies: always,
-			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.sftper, w, nil) }},
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.sftper, w, nil, nil) }},
 		{key: "batch", name: "sftper batch", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runSftper(e, e.sftper, w, []string{"--mode", "batch"})
+				return runSftper(e, e.sftper, w, []string{"--mode", "batch"}, nil)
 			}},
-		// The same two built from another checkout (-base), for an A/B
-		// of a change in one run on one noisy machine.
+		// sftper's PUT is atomic by default (each file uploaded to a
+		// temporary name, then renamed on the server); this row is the
+		// same sftper with "atomic": false on every PUT, writing into the
+		// destination itself as sftp does: what atomicity costs.
+		{key: "noatomic", name: "sftper atomic:false", applies: uploads,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, nil, map[string]any{"atomic": false})
+			}},
+		// The same two as sftper and sftper batch built from another
+		// checkout (-base), for an A/B of a change in one run on one
+		// noisy machine.
 		{key: "base", name: "base sftper", applies: always,
-			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.base, w, nil) }},
+			run: func(e *env, w *workload) (measurement, error) { return runSftper(e, e.base, w, nil, nil) }},
 		{key: "base-batch", name: "base sftper batch", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runSftper(e, e.base, w, []string{"--mode", "batch"})
+				return runSftper(e, e.base, w, []string{"--mode", "batch"}, nil)
 			}},
 		{key: "scp", name: "scp", applies: scpApplies, run: runSCP},
 		{key: "paramiko", name: "paramiko", applies: always,
@@ -65,16 +75,32 @@ func newContenders(e *env) []*contender {
 				return runLibrary(e, w, exec.Command(e.pkgsftp, e.srv.SSHConfig, sshdtest.Alias))
 			}},
 	}
+	byKey := func(key string) *contender {
+		i := slices.IndexFunc(cs, func(c *contender) bool { return c.key == key })
+		return cs[i]
+	}
 	if !e.batchMode {
-		cs[2].skip = "not run: this sftper's --help does not mention --mode"
+		byKey("batch").skip = "not run: this sftper's --help does not mention --mode"
 	}
 	if e.base == "" {
-		return slices.Delete(cs, 3, 5) // nothing to compare with: not even a row
+		// Nothing to compare with: not even a row.
+		return slices.DeleteFunc(cs, func(c *contender) bool { return c.key == "base" || c.key == "base-batch" })
 	}
 	if !e.baseBatchMode {
-		cs[4].skip = "not run: the base sftper's --help does not mention --mode"
+		byKey("base-batch").skip = "not run: the base sftper's --help does not mention --mode"
 	}
 	return cs
+}
+
+// uploads: the atomic:false row differs from sftper's only where there is
+// a PUT.
+func uploads(w *workload) string {
+	for _, o := range w.ops {
+		if o.kind == opPut || o.kind == opPutTree {
+			return ""
+		}
+	}
+	return "it differs from sftper only in PUTs"
 }
 
 // runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.
@@ -91,6 +117,10 @@ func runOpenSSH(e *env, w *workload) (measurement, error) {
 			fmt.Fprintf(&b, "get %s %s\n", batchQuote(o.remote), batchQuote(o.local))
 		case opList:
 			fmt.Fprintf(&b, "ls -lan %s\n", batchQuote(o.remote))
+		case opPutTree:
+			fmt.Fprintf(&b, "put -r %s %s\n", batchQuote(o.local), batchQuote(o.remote))
+		case opGetTree:
+			fmt.Fprintf(&b, "get -r %s %s\n", batchQuote(o.remote), batchQuote(o.local))
 		}
 	}
 	batch := filepath.Join(e.work, "batch.sftp")
@@ -117,7 +147,9 @@ func runOpenSSH(e *env, w *workload) (measurement, error) {
 
 // readSftpOutput reads what `sftp -b` prints: each command echoed after
 // "sftp> ", then its output, which for `ls -lan` is one line per entry,
-// "." and ".." included. A listing is complete (marked) when its lines
+// "." and ".." included, and for `put -r` and `get -r` one line per
+// directory ("Entering DIR", "Retrieving DIR"; the quiet of batch mode
+// does not silence them). A listing is complete (marked) when its lines
 // number perList, or failing that when the next command or the end of the
 // output shows that it is over. sftp's stdout is line-buffered, so each
 // line arrives as it is printed.
@@ -125,6 +157,7 @@ func readSftpOutput(r io.Reader, perList int, mark func()) ([][]entry, error) {
 	var listings [][]entry
 	var cur []entry
 	listing, marked, lines := false, false, 0
+	dirLine := "" // what each output line of a recursive put or get starts with
 	end := func() {
 		if listing {
 			if !marked {
@@ -141,6 +174,15 @@ func readSftpOutput(r io.Reader, perList int, mark func()) ([][]entry, error) {
 		if cmd, ok := strings.CutPrefix(line, "sftp> "); ok {
 			end()
 			listing = strings.HasPrefix(cmd, "ls ")
+			switch dirLine = ""; {
+			case strings.HasPrefix(cmd, "put -r "):
+				dirLine = "Entering "
+			case strings.HasPrefix(cmd, "get -r "):
+				dirLine = "Retrieving "
+			}
+			continue
+		}
+		if dirLine != "" && strings.HasPrefix(line, dirLine) {
 			continue
 		}
 		if !listing {
@@ -202,23 +244,29 @@ type result struct {
 	ID      int             `json:"id"`
 }
 
-// runSftper runs one sftper process (the binary bin) for the whole workload, with extra
-// options before the destination. For most workloads every request is
+// runSftper runs one sftper process (the binary bin) for the whole
+// workload, with extra options before the destination and putArgs added
+// to every PUT request. A tree op is one PUT or GET with "recursive":
+// true, whose result must count the tree's files. For most workloads every request is
 // written to its stdin at once and stdin is then closed, as a script
 // that streams its requests would: sftper pipelines them. For a
 // sequential workload each request is written only once the previous
 // result has been read.
-func runSftper(e *env, bin string, w *workload, extra []string) (measurement, error) {
+func runSftper(e *env, bin string, w *workload, extra []string, putArgs map[string]any) (measurement, error) {
 	reqs := make([][]byte, len(w.ops))
 	for i, o := range w.ops {
 		req := request{ID: i}
 		switch o.kind {
-		case opPut:
+		case opPut, opPutTree:
 			req.Command, req.Args = "PUT", map[string]any{"source": o.local, "dest": o.remote}
-		case opGet:
+			maps.Copy(req.Args, putArgs)
+		case opGet, opGetTree:
 			req.Command, req.Args = "GET", map[string]any{"source": o.remote, "dest": o.local}
 		case opList:
 			req.Command, req.Args = "LISTDIR", map[string]any{"path": o.remote}
+		}
+		if o.kind == opPutTree || o.kind == opGetTree {
+			req.Args["recursive"] = true
 		}
 		b, err := json.Marshal(req)
 		if err != nil {
@@ -271,6 +319,18 @@ func runSftper(e *env, bin string, w *workload, extra []string) (measurement, er
 			if res.Status != "ok" || res.ID != i {
 				return fmt.Errorf("result %d is not ok for request %d: %s", i, i, line)
 			}
+			if k := w.ops[i].kind; k == opPutTree || k == opGetTree {
+				var data struct {
+					Files  *int              `json:"files"`
+					Failed []json.RawMessage `json:"failed"`
+				}
+				if err := json.Unmarshal(res.Data, &data); err != nil {
+					return fmt.Errorf("result %d: data: %v", i, err)
+				}
+				if data.Files == nil || *data.Files != w.ops[i].files || len(data.Failed) != 0 {
+					return fmt.Errorf("result %d: want %d files copied and none failed: %s", i, w.ops[i].files, line)
+				}
+			}
 			if w.ops[i].kind == opList {
 				var data []struct {
 					Name string `json:"name"`
@@ -302,7 +362,8 @@ func runSftper(e *env, bin string, w *workload, extra []string) (measurement, er
 // go in one process: uploads as a list of local files into a remote
 // directory; downloads as a remote glob of the directory, which must hold
 // exactly the files to get (one process given many remote sources opens
-// one SSH connection per source).
+// one SSH connection per source). A tree is `scp -r SRC DST`: with DST
+// absent, scp makes DST the copy of SRC.
 func scpApplies(w *workload) string {
 	_, err := scpArgs(w)
 	if err != nil {
@@ -313,6 +374,10 @@ func scpApplies(w *workload) string {
 
 func scpArgs(w *workload) ([]string, error) {
 	switch {
+	case len(w.ops) == 1 && w.ops[0].kind == opPutTree:
+		return []string{"-r", w.ops[0].local, sshdtest.Alias + ":" + w.ops[0].remote}, nil
+	case len(w.ops) == 1 && w.ops[0].kind == opGetTree:
+		return []string{"-r", sshdtest.Alias + ":" + w.ops[0].remote, w.ops[0].local}, nil
 	case len(w.ops) == 1 && w.ops[0].kind == opPut:
 		return []string{w.ops[0].local, sshdtest.Alias + ":" + w.ops[0].remote}, nil
 	case len(w.ops) == 1 && w.ops[0].kind == opGet:
@@ -336,7 +401,7 @@ func scpArgs(w *workload) ([]string, error) {
 		}
 		return []string{sshdtest.Alias + ":" + src + "/*", dst + "/"}, nil
 	}
-	return nil, errors.New("not a file copy")
+	return nil, errors.New("it copies files; it does not list directories")
 }
 
 // runSCP runs one scp process for the whole workload.
@@ -369,20 +434,22 @@ func runSCP(e *env, w *workload) (measurement, error) {
 // runLibrary runs a client program built on an SFTP library (paramiko,
 // pkg/sftp) for the whole workload: cmd plus one argument, a file of ops
 // written untimed, one a line: "put\tLOCAL\tREMOTE", "get\tREMOTE\tLOCAL",
-// "list\tREMOTE". The program does them in order, one at a time, and
-// prints one line per op as soon as it is done: "ok put SIZE",
-// "ok get SIZE", or for a listing "e SIZE NAME" per entry and then
-// "ok list COUNT".
+// "list\tREMOTE", "puttree\tLOCAL\tREMOTE", "gettree\tREMOTE\tLOCAL".
+// The program does them in order, one at a time, and prints one line per
+// op as soon as it is done: "ok put SIZE", "ok get SIZE", for a listing
+// "e SIZE NAME" per entry and then "ok list COUNT", for a tree
+// "ok puttree FILES" or "ok gettree FILES". A tree is copied the way a
+// user's script walks one: directory by directory, one file at a time.
 func runLibrary(e *env, w *workload, cmd *exec.Cmd) (measurement, error) {
 	var b strings.Builder
 	for _, o := range w.ops {
 		switch o.kind {
-		case opPut:
-			fmt.Fprintf(&b, "put\t%s\t%s\n", o.local, o.remote)
-		case opGet:
-			fmt.Fprintf(&b, "get\t%s\t%s\n", o.remote, o.local)
+		case opPut, opPutTree:
+			fmt.Fprintf(&b, "%v\t%s\t%s\n", o.kind, o.local, o.remote)
+		case opGet, opGetTree:
+			fmt.Fprintf(&b, "%v\t%s\t%s\n", o.kind, o.remote, o.local)
 		case opList:
-			fmt.Fprintf(&b, "list\t%s\n", o.remote)
+			fmt.Fprintf(&b, "%v\t%s\n", o.kind, o.remote)
 		}
 	}
 	opsFile := filepath.Join(e.work, "ops.txt")
@@ -413,10 +480,16 @@ func runLibrary(e *env, w *workload, cmd *exec.Cmd) (measurement, error) {
 				if done >= len(w.ops) {
 					return fmt.Errorf("more results than ops: %q", sc.Text())
 				}
-				if want := []string{"put", "get", "list"}[w.ops[done].kind]; f[1] != want {
-					return fmt.Errorf("result %d is %q, want one for %s", done, sc.Text(), want)
+				o := w.ops[done]
+				if f[1] != o.kind.String() {
+					return fmt.Errorf("result %d is %q, want one for %v", done, sc.Text(), o.kind)
 				}
-				if w.ops[done].kind == opList {
+				if o.kind == opPutTree || o.kind == opGetTree {
+					if n, err := strconv.Atoi(f[2]); err != nil || n != o.files {
+						return fmt.Errorf("result %d is %q, want %d files copied", done, sc.Text(), o.files)
+					}
+				}
+				if o.kind == opList {
 					listings = append(listings, cur)
 					cur = nil
 				}

@@ -67,8 +67,10 @@ func main() {
 	flag.IntVar(&o.sizes.files, "files", 1000, "files in the many-file PUTs and GETs (workloads 3 and 4)")
 	flag.IntVar(&o.sizes.entries, "entries", 10000, "entries in the large directory (workload 5)")
 	flag.IntVar(&o.sizes.trips, "trips", 1000, "round trips in workload 7")
+	flag.IntVar(&o.sizes.tree.files, "tree-files", 2000, "files in the tree of the recursive PUT and GET (workloads 8 and 9)")
+	flag.IntVar(&o.sizes.tree.dirs, "tree-dirs", 200, "directories below the tree's root in workloads 8 and 9")
 	flag.StringVar(&only, "only", "", "comma-separated workload numbers to run, e.g. 1,2,5 (default all)")
-	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
+	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
@@ -77,26 +79,26 @@ func main() {
 	o.sizes.big, o.sizes.small, o.sizes.tiny = int64(bigMiB)<<20, 4096, 5
 	if o.smoke {
 		o.runs, o.warmup = 1, 0
-		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5}
+		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5, tree: treeShape{files: 40, dirs: 6}}
 	}
-	bad := o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2
+	bad := o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2 || o.sizes.tree.files < 1 || o.sizes.tree.dirs < 0
 	if only != "" {
 		o.only = map[int]bool{}
 		for _, s := range strings.Split(only, ",") {
 			n, err := strconv.Atoi(s)
-			bad = bad || err != nil || n < 1 || n > 7
+			bad = bad || err != nil || n < 1 || n > 9
 			o.only[n] = true
 		}
 	}
 	if cs != "" {
 		o.contenders = map[string]bool{"sftp": true}
 		for _, s := range strings.Split(cs, ",") {
-			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
 			o.contenders[s] = true
 		}
 	}
 	if bad {
-		fmt.Fprintln(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2), -warmup at least 0, -only numbers 1 to 7, -contenders known names")
+		fmt.Fprintln(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2, -tree-dirs 0), -warmup at least 0, -only numbers 1 to 9, -contenders known names")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -258,14 +260,18 @@ func run(o options) error {
 		if c.skip != "" {
 			fmt.Printf("%s: %s\n", c.name, c.skip)
 		}
-		var na []string
+		var reasons []string
+		na := map[string][]string{} // reason -> workload numbers
 		for _, w := range ws {
-			if c.applies(w) != "" {
-				na = append(na, strconv.Itoa(w.num))
+			if r := c.applies(w); r != "" {
+				if na[r] == nil {
+					reasons = append(reasons, r)
+				}
+				na[r] = append(na[r], strconv.Itoa(w.num))
 			}
 		}
-		if len(na) > 0 {
-			fmt.Printf("%s: does not apply to workload %s (it copies files; it does not list directories)\n", c.name, strings.Join(na, ", "))
+		for _, r := range reasons {
+			fmt.Printf("%s: does not apply to workload %s (%s)\n", c.name, strings.Join(na[r], ", "), r)
 		}
 	}
 	fmt.Printf("load average at the end: %s\n", loadAverage())
@@ -319,7 +325,7 @@ func runWorkload(e *env, w *workload, cs []*contender, runs, warmup int) (res []
 			if w.sequential && len(w.ops) > 1 {
 				extra = fmt.Sprintf(" (%.3f ms/trip)", float64(m.perResult.Microseconds())/1000)
 			}
-			fmt.Fprintf(os.Stderr, "bench: %d %-16s %-13s %-17s %7.3f s%s  cpu own %.2f tree %.2f s  rss MiB: %s\n",
+			fmt.Fprintf(os.Stderr, "bench: %d %-19s %-13s %-19s %7.3f s%s  cpu own %.2f tree %.2f s  rss MiB: %s\n",
 				w.num, w.name, label, c.name, m.wall.Seconds(), extra, m.ownCPU.Seconds(), m.treeCPU.Seconds(), m.procs)
 			if round >= warmup {
 				res[ci] = append(res[ci], m)
@@ -370,6 +376,8 @@ func checkSpace(dir string, o options) error {
 	}
 	free := int64(st.Bavail) * st.Bsize
 	need := 2*o.sizes.big + 2*int64(o.sizes.files*o.sizes.small) + 64<<20
+	// A tree workload holds a source and a copy at once.
+	need += 2 * planTree(o.sizes.tree, treeSeed).bytes()
 	if free < need {
 		return fmt.Errorf("%s has %d MiB free, the workloads need about %d MiB; use smaller -big-mib or make /dev/shm larger", dir, free>>20, need>>20)
 	}

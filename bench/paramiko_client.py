@@ -10,15 +10,22 @@ ALIAS from the ssh_config the bench generated, connects with SSHClient
 (unknown host keys rejected, no agent, no other keys), opens an
 SFTPClient and does the ops of OPSFILE in order, one at a time, with
 SFTPClient.put, get and listdir_attr, as documented, default settings.
-OPSFILE holds one op a line: "put\\tLOCAL\\tREMOTE", "get\\tREMOTE\\tLOCAL"
-or "list\\tREMOTE". After each op one line goes to stdout: "ok put SIZE",
-"ok get SIZE", or for a listing "e SIZE NAME" per entry and then
-"ok list COUNT". The first failure ends the script with a traceback and
-status 1. --probe connects, prints paramiko's version and the algorithms
-negotiated, and exits.
+OPSFILE holds one op a line: "put\\tLOCAL\\tREMOTE", "get\\tREMOTE\\tLOCAL",
+"list\\tREMOTE", "puttree\\tLOCAL\\tREMOTE" or "gettree\\tREMOTE\\tLOCAL".
+After each op one line goes to stdout: "ok put SIZE", "ok get SIZE", for
+a listing "e SIZE NAME" per entry and then "ok list COUNT", for a tree
+"ok puttree FILES" or "ok gettree FILES". paramiko has no recursive
+transfer: a tree is walked the way a user's script does it (put: os.walk,
+mkdir each directory, put each file; get: listdir_attr recursively,
+os.makedirs, get each file), REMOTE (put) or LOCAL (get) being the copy's
+root, which must not exist yet. The first failure ends the script with a
+traceback and status 1. --probe connects, prints paramiko's version and
+the algorithms negotiated, and exits.
 """
 
 import os
+import posixpath
+import stat
 import sys
 
 import paramiko
@@ -39,6 +46,33 @@ def connect(config_path, alias):
         allow_agent=False,
     )
     return client
+
+
+def put_tree(sftp, local, remote):
+    """Uploads the tree at local as remote; returns the files copied."""
+    files = 0
+    for dirpath, _, filenames in os.walk(local):
+        rel = os.path.relpath(dirpath, local)
+        rdir = remote if rel == "." else posixpath.join(remote, *rel.split(os.sep))
+        sftp.mkdir(rdir)
+        for name in filenames:
+            sftp.put(os.path.join(dirpath, name), posixpath.join(rdir, name))
+            files += 1
+    return files
+
+
+def get_tree(sftp, remote, local):
+    """Downloads the tree at remote as local; returns the files copied."""
+    os.makedirs(local)
+    files = 0
+    for a in sftp.listdir_attr(remote):
+        r, l = posixpath.join(remote, a.filename), os.path.join(local, a.filename)
+        if stat.S_ISDIR(a.st_mode):
+            files += get_tree(sftp, r, l)
+        else:
+            sftp.get(r, l)
+            files += 1
+    return files
 
 
 def main():
@@ -68,6 +102,10 @@ def main():
                 for e in entries:
                     out.write("e %d %s\n" % (e.st_size, e.filename))
                 out.write("ok list %d\n" % len(entries))
+            elif op[0] == "puttree" and len(op) == 3:
+                out.write("ok puttree %d\n" % put_tree(sftp, op[1], op[2]))
+            elif op[0] == "gettree" and len(op) == 3:
+                out.write("ok gettree %d\n" % get_tree(sftp, op[1], op[2]))
             else:
                 sys.exit("bad op line %r" % line)
             out.flush()

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"time"
@@ -17,10 +19,17 @@ import (
 type opKind int
 
 const (
-	opPut  opKind = iota // local -> remote
-	opGet                // remote -> local
-	opList               // list a remote directory
+	opPut     opKind = iota // local -> remote
+	opGet                   // remote -> local
+	opList                  // list a remote directory
+	opPutTree               // a local directory, recursively, to a remote one that does not exist yet
+	opGetTree               // a remote directory, recursively, to a local one that does not exist yet
 )
+
+// String is the op's name in the library clients' op files and results.
+func (k opKind) String() string {
+	return [...]string{"put", "get", "list", "puttree", "gettree"}[k]
+}
 
 // op is one operation in terms every contender can translate into its
 // own language (an sftp batch line, a JSON request, a library call...).
@@ -29,8 +38,9 @@ const (
 // set up and verify the remote side without going through any contender.
 type op struct {
 	kind   opKind
-	local  string // opPut, opGet
-	remote string // the remote file, or for opList the directory
+	local  string // opPut, opGet: the local file; opPutTree, opGetTree: the local tree's root
+	remote string // the remote file, for opList the directory, for a tree op the remote tree's root
+	files  int    // opPutTree, opGetTree: the regular files in the tree, which the contender must report
 }
 
 // workload is one timed job. setup runs once, before the first run; then,
@@ -38,7 +48,7 @@ type op struct {
 // in one fresh session of the contender), verify and clean (untimed).
 // teardown runs once at the end and frees the inputs.
 type workload struct {
-	num   int // the number for it, 1 to 7
+	num   int // the number for it, 1 to 9
 	name  string
 	about string
 	ops   []op // filled by setup
@@ -72,6 +82,13 @@ type sizes struct {
 	entries int   // entries in the large directory (5)
 	trips   int   // LISTDIRs in the round-trip workload (7)
 	tiny    int   // entries in the small directory of 6 and 7
+	tree    treeShape
+}
+
+// treeShape is the shape of the trees of workloads 8 and 9.
+type treeShape struct {
+	files int // regular files in the tree
+	dirs  int // directories below its root (the root not counted)
 }
 
 // workloads returns the jobs to time, in the order.
@@ -84,6 +101,8 @@ func workloads(s sizes) []*workload {
 		bigList(5, s.entries),
 		startUp(6, s.tiny),
 		roundTrips(7, s.trips, s.tiny),
+		treePut(8, s.tree),
+		treeGet(9, s.tree),
 	}
 }
 
@@ -298,6 +317,213 @@ func roundTrips(num, trips, tiny int) *workload {
 	}
 	w.teardown = func(e *env) error { return os.RemoveAll(dir) }
 	return w
+}
+
+// treePut uploads a tree recursively, in one op, into a remote directory
+// that does not exist before the run: the copy's root is made by the
+// contender. Walking, directory creation and per-file overhead decide,
+// with a few larger files among many small ones.
+func treePut(num int, shape treeShape) *workload {
+	plan := planTree(shape, treeSeed)
+	w := &workload{
+		num:   num,
+		name:  fmt.Sprintf("put tree %df %dd", shape.files, shape.dirs),
+		about: "one recursive PUT of " + plan.String() + " into a remote directory that does not exist yet",
+		rate:  perFile(shape.files),
+	}
+	var src, dst string
+	w.setup = func(e *env) error {
+		src = filepath.Join(e.local, "tree-put.src")
+		dst = filepath.Join(e.srv.Home, "tree-put.dst")
+		if err := plan.write(src, treeSeed); err != nil {
+			return err
+		}
+		w.ops = []op{{kind: opPutTree, local: src, remote: dst, files: shape.files}}
+		return nil
+	}
+	w.reset = func(e *env) error { return os.RemoveAll(dst) }
+	w.verify = func(e *env) error { return sameTrees(src, dst, plan) }
+	w.clean = w.reset
+	w.teardown = func(e *env) error { return firstErr(os.RemoveAll(dst), os.RemoveAll(src)) }
+	return w
+}
+
+// treeGet downloads a tree recursively, in one op, into a local directory
+// that does not exist before the run.
+func treeGet(num int, shape treeShape) *workload {
+	plan := planTree(shape, treeSeed)
+	w := &workload{
+		num:   num,
+		name:  fmt.Sprintf("get tree %df %dd", shape.files, shape.dirs),
+		about: "one recursive GET of " + plan.String() + " into a local directory that does not exist yet",
+		rate:  perFile(shape.files),
+	}
+	var src, dst string
+	w.setup = func(e *env) error {
+		src = filepath.Join(e.srv.Home, "tree-get.src")
+		dst = filepath.Join(e.local, "tree-get.dst")
+		if err := plan.write(src, treeSeed); err != nil {
+			return err
+		}
+		w.ops = []op{{kind: opGetTree, local: dst, remote: src, files: shape.files}}
+		return e.srv.Chown(src)
+	}
+	w.reset = func(e *env) error { return os.RemoveAll(dst) }
+	w.verify = func(e *env) error { return sameTrees(src, dst, plan) }
+	w.clean = w.reset
+	w.teardown = func(e *env) error { return firstErr(os.RemoveAll(dst), os.RemoveAll(src)) }
+	return w
+}
+
+// treeSeed makes workloads 8 and 9 move the same tree, one each way.
+const treeSeed = 8
+
+// treePlan is a tree to write: its directories and its files, as paths
+// relative to its root, parents before children.
+type treePlan struct {
+	dirs  []string
+	files []treeFile
+}
+
+type treeFile struct {
+	rel  string
+	size int64
+}
+
+// planTree plans a tree of shape s, the same for the same seed. Directory
+// i (from 1) is made in the root or in one of the directories made before
+// it, picked at random, so the tree is nested several levels deep (a
+// random recursive tree of 200 directories is about 10 deep) and most
+// directories are not at the top. File j goes into directory j mod
+// (dirs+1), the root being 0, so every directory holds files when there
+// are enough. One file in 200 (at least one) is 1 to 3 MiB, the others 0
+// to 8 KiB. Names are the bench's own (d0012, f00123.bin): plain ASCII,
+// safe for batchQuote.
+func planTree(s treeShape, seed uint64) *treePlan {
+	rng := rand.New(rand.NewPCG(seed, 0x74726565)) // "tree"
+	p := &treePlan{}
+	paths := []string{""} // index 0 is the root
+	for i := 1; i <= s.dirs; i++ {
+		parent := paths[rng.IntN(i)]
+		d := path.Join(parent, fmt.Sprintf("d%04d", i))
+		paths = append(paths, d)
+		p.dirs = append(p.dirs, d)
+	}
+	big := max(1, s.files/200)
+	stride := max(1, s.files/big)
+	for j := range s.files {
+		size := rng.Int64N(8<<10 + 1)
+		if j%stride == stride/2 && j/stride < big {
+			size = 1<<20 + rng.Int64N(2<<20+1)
+		}
+		p.files = append(p.files, treeFile{
+			rel:  path.Join(paths[j%(s.dirs+1)], fmt.Sprintf("f%05d.bin", j)),
+			size: size,
+		})
+	}
+	return p
+}
+
+func (p *treePlan) bytes() int64 {
+	var n int64
+	for _, f := range p.files {
+		n += f.size
+	}
+	return n
+}
+
+func (p *treePlan) String() string {
+	big := 0
+	for _, f := range p.files {
+		if f.size > 8<<10 {
+			big++
+		}
+	}
+	return fmt.Sprintf("a tree of %d files (%d of 1 to 3 MiB, the rest 0 to 8 KiB; %.1f MiB in all) in %d nested directories",
+		len(p.files), big, float64(p.bytes())/(1<<20), len(p.dirs))
+}
+
+// write makes root (which must not exist) and the tree below it, files of
+// seeded random bytes.
+func (p *treePlan) write(root string, seed uint64) error {
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return err
+	}
+	for _, d := range p.dirs {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	rng := rand.NewChaCha8([32]byte{'t', 'r', 'e', 'e', byte(seed)})
+	var buf []byte
+	for _, f := range p.files {
+		buf = slices.Grow(buf[:0], int(f.size))[:f.size]
+		rng.Read(buf)
+		if err := os.WriteFile(filepath.Join(root, f.rel), buf, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameTrees checks that dst holds exactly the directories and regular
+// files of the plan, nothing else (no leftover temporary file, no
+// symlink), each file byte-identical to its source in src.
+func sameTrees(src, dst string, p *treePlan) error {
+	want := map[string]bool{".": true} // relative path -> is a directory
+	for _, d := range p.dirs {
+		want[d] = true
+	}
+	for _, f := range p.files {
+		want[f.rel] = false
+	}
+	seen := 0
+	err := filepath.WalkDir(dst, func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dst, name)
+		if err != nil {
+			return err
+		}
+		isDir, ok := want[rel]
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: %s is not in the source tree", dst, rel)
+		case isDir && !d.IsDir():
+			return fmt.Errorf("%s: %s is a %v, want a directory", dst, rel, d.Type())
+		case !isDir && !d.Type().IsRegular():
+			return fmt.Errorf("%s: %s is a %v, want a regular file", dst, rel, d.Type())
+		}
+		seen++
+		if isDir {
+			return nil
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		orig, err := os.ReadFile(filepath.Join(src, rel))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, orig) {
+			return fmt.Errorf("%s: %s (%d bytes) differs from its source (%d bytes)", dst, rel, len(got), len(orig))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if seen != len(want) {
+		for _, rel := range slices.Sorted(maps.Keys(want)) {
+			if _, err := os.Lstat(filepath.Join(dst, rel)); err != nil {
+				return fmt.Errorf("%s lacks %s (%d of the %d entries found)", dst, rel, seen, len(want))
+			}
+		}
+		return fmt.Errorf("%s: %d entries seen, want %d", dst, seen, len(want))
+	}
+	return nil
 }
 
 func throughput(size int64) func(time.Duration, time.Duration) string {

@@ -8,17 +8,27 @@
 // Usage: pkgsftp CONFIG ALIAS OPSFILE
 //
 // OPSFILE holds one op a line, done in order, one at a time:
-// "put\tLOCAL\tREMOTE", "get\tREMOTE\tLOCAL" or "list\tREMOTE". After each
-// op one line goes to stdout: "ok put SIZE", "ok get SIZE", or for a
-// listing "e SIZE NAME" per entry and then "ok list COUNT". The first
-// failure ends the program with a message on stderr and status 1.
+// "put\tLOCAL\tREMOTE", "get\tREMOTE\tLOCAL", "list\tREMOTE",
+// "puttree\tLOCAL\tREMOTE" or "gettree\tREMOTE\tLOCAL". After each op one
+// line goes to stdout: "ok put SIZE", "ok get SIZE", for a listing
+// "e SIZE NAME" per entry and then "ok list COUNT", for a tree
+// "ok puttree FILES" or "ok gettree FILES". pkg/sftp has no recursive
+// transfer: a tree is walked as a user's program would walk it (put:
+// filepath.WalkDir, Client.Mkdir, then each file as a put; get:
+// Client.Walk, os.Mkdir, then each file as a get), one file at a time,
+// REMOTE (put) or LOCAL (get) being the copy's root, which must not exist
+// yet. The first failure ends the program with a message on stderr and
+// status 1.
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/pkg/sftp"
@@ -94,6 +104,18 @@ func run(config, alias, opsFile string) error {
 				fmt.Fprintf(out, "e %d %s\n", e.Size(), e.Name())
 			}
 			fmt.Fprintf(out, "ok list %d\n", len(ents))
+		case len(f) == 3 && f[0] == "puttree":
+			n, err := putTree(client, f[1], f[2])
+			if err != nil {
+				return fmt.Errorf("puttree %s %s: %w", f[1], f[2], err)
+			}
+			fmt.Fprintf(out, "ok puttree %d\n", n)
+		case len(f) == 3 && f[0] == "gettree":
+			n, err := getTree(client, f[1], f[2])
+			if err != nil {
+				return fmt.Errorf("gettree %s %s: %w", f[1], f[2], err)
+			}
+			fmt.Fprintf(out, "ok gettree %d\n", n)
 		default:
 			return fmt.Errorf("bad op line %q", line)
 		}
@@ -144,4 +166,61 @@ func get(c *sftp.Client, remote, local string) (int64, error) {
 		err = cerr
 	}
 	return n, err
+}
+
+// putTree uploads the local tree as remote, which it creates, and returns
+// the files copied. WalkDir visits a directory before what it holds.
+func putTree(c *sftp.Client, local, remote string) (int, error) {
+	files := 0
+	err := filepath.WalkDir(local, func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(local, name)
+		if err != nil {
+			return err
+		}
+		dst := path.Join(remote, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir():
+			return c.Mkdir(dst)
+		case d.Type().IsRegular():
+			files++
+			_, err := put(c, name, dst)
+			return err
+		}
+		return fmt.Errorf("%s: not a file or a directory", name)
+	})
+	return files, err
+}
+
+// getTree downloads the remote tree as local, which it creates, and
+// returns the files copied. Client.Walk visits a directory (Lstat, then
+// ReadDir) before what it holds.
+func getTree(c *sftp.Client, remote, local string) (int, error) {
+	files := 0
+	for w := c.Walk(remote); w.Step(); {
+		if err := w.Err(); err != nil {
+			return files, err
+		}
+		rel, err := filepath.Rel(remote, w.Path())
+		if err != nil {
+			return files, err
+		}
+		dst := filepath.Join(local, rel)
+		switch mode := w.Stat().Mode(); {
+		case mode.IsDir():
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				return files, err
+			}
+		case mode.IsRegular():
+			if _, err := get(c, w.Path(), dst); err != nil {
+				return files, err
+			}
+			files++
+		default:
+			return files, fmt.Errorf("%s: not a file or a directory", w.Path())
+		}
+	}
+	return files, nil
 }
