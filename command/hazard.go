@@ -4,29 +4,27 @@ import "strings"
 
 // Hazards: which requests must not overlap.
 //
-// sftp carries out its lines one after another, in the order they were
-// sent, and the driver keeps the calls on the attribute channel (STAT,
-// LSTAT, LISTDIR, and the other single-packet commands) in that same order
-// with the lines (driver/gate.go): so whatever a request does on the
-// connection when it begins is ordered with every other request's for
-// free. What is not ordered is what a request does later, while later
-// requests already run: a GET renames its download into place once sftp
-// is done, an atomic PUT renames its upload into place once the upload is
-// done, a recursive transfer sends its lines one after another. A later
-// request that touches what such work touches must wait for it. Each
-// command declares its effects; conflicts decides.
+// A request may be carried out beside others: sftp's lines and the
+// attribute channel's calls are two SFTP sessions that owe each other no
+// order (driver/gate.go keeps them apart only on a server that cannot
+// serve both at once), and some of what a request does comes after it
+// began, while later requests run: a GET renames its download into place
+// once sftp is done, an atomic PUT renames its upload, a tree sends its
+// lines one after another. So a request waits for every earlier one still
+// running that touches what it touches, when either of them writes: each
+// command declares its effects, with their paths, and conflicts decides.
 //
 // Effects name the path they touch, so that only requests about the same
-// files wait for each other: a stream of atomic PUTs to different names
-// keeps sftp busy, while a STAT of a name that a PUT still has to rename
-// into place waits for the rename. Two paths overlap when one is the
-// other or a directory above it (creating a/x changes what a listing of a
-// shows, and needs a to exist). Paths are compared as written, after
-// removing "." and repeated slashes; a path with ".." in it, or a relative
-// path beside an absolute one, could name anything, and overlaps
-// everything. Two names that reach the same file through a symlink are
-// not known to be the same: requests that rely on each other through a
-// symlink must be sent one after the other's result.
+// files wait for each other: a stream of PUTs to different names keeps
+// sftp busy, while a STAT of a name that a PUT is still writing waits for
+// it. Two paths overlap when one is the other or a directory above it
+// (creating a/x changes what a listing of a shows, and needs a to exist).
+// Paths are compared as written, after removing "." and repeated slashes;
+// a path with ".." in it, or a relative path beside an absolute one,
+// could name anything, and overlaps everything. Two names that reach the
+// same file through a symlink are not known to be the same: requests that
+// rely on each other through a symlink must be sent one after the other's
+// result.
 
 // Place is which files an effect touches.
 type Place int
@@ -50,7 +48,8 @@ type Effect struct {
 	Place  Place
 	// After: sftper does it after sftp is done with the request's
 	// line (the rename of a GET's download; an atomic PUT's rename), or
-	// over time (a recursive transfer), not when the request begins.
+	// over time (a recursive transfer), not when the request begins. It
+	// says how the request works; conflicts treats both alike.
 	After bool
 	// Path is what it touches and everything under it, as effectPath
 	// makes it; "" is every file of its Place.
@@ -137,14 +136,10 @@ func overlap(a, b string) bool {
 }
 
 // conflicts reports whether a request with the effects next may not
-// begin while one with the effects earlier is unfinished: when something
-// earlier does after it began touches what next touches, and one of them
-// writes. (What both do as they begin is ordered by the connection.)
+// begin while one with the effects earlier is unfinished: when they touch
+// the same files, in the same place, and one of them writes.
 func conflicts(earlier, next []Effect) bool {
 	for _, a := range earlier {
-		if !a.After {
-			continue
-		}
 		for _, b := range next {
 			if a.Place == b.Place && (a.Access == Write || b.Access == Write) && overlap(a.Path, b.Path) {
 				return true

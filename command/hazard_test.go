@@ -23,15 +23,17 @@ type otherOp struct{}
 
 func (otherOp) Name() string { return "OTHER" }
 
-// TestConflicts: which requests wait for which. The decisions
-// driver.MayOverlap made before the table still hold for requests about
-// the same paths; requests about other paths no longer wait.
+// TestConflicts: which requests wait for which. Requests about other
+// files never wait; requests about the same file (or one below a
+// directory the other touches) wait when one of them writes.
 func TestConflicts(t *testing.T) {
 	put := Put{Source: "l", Dest: "r"}
 	get := Get{Source: "r", Dest: "l"}
 	ls := ListDir{Path: "d"}
 	del := Delete{Path: "r"}
 	hello := Hello{}
+	putN := func(n string) Put { return Put{Source: "l" + n, Dest: "r" + n} }
+	getN := func(n string) Get { return Get{Source: "r" + n, Dest: "l" + n} }
 	tests := []struct {
 		name     string
 		inFlight []proto.Op
@@ -39,26 +41,30 @@ func TestConflicts(t *testing.T) {
 		want     bool
 	}{
 		{"nothing in flight", nil, put, true},
-		{"puts stream", []proto.Op{put, put}, put, true},
-		{"gets of other files stream", []proto.Op{Get{Source: "r1", Dest: "l1"}, Get{Source: "r2", Dest: "l2"}}, Get{Source: "r3", Dest: "l3"}, true},
+		{"puts of other files stream", []proto.Op{putN("1"), putN("2")}, putN("3"), true},
+		{"puts of one file wait", []proto.Op{put}, put, false},
+		{"gets of other files stream", []proto.Op{getN("1"), getN("2")}, getN("3"), true},
 		{"a get into the same file waits for the rename", []proto.Op{get}, get, false},
-		{"put after get waits for the rename", []proto.Op{put, get}, put, false},
-		{"put of another file after a get", []proto.Op{get}, Put{Source: "l2", Dest: "r"}, true},
-		{"put from the directory a get renames into", []proto.Op{Get{Source: "r", Dest: "/d/l"}}, Put{Source: "/d", Dest: "r"}, false},
-		{"put of a relative file after a get into an absolute one", []proto.Op{Get{Source: "r", Dest: "/d/l"}}, Put{Source: "l", Dest: "r"}, false},
-		{"put after a get with .. in its dest", []proto.Op{Get{Source: "r", Dest: "a/../l"}}, Put{Source: "b", Dest: "r"}, false},
-		{"get after put", []proto.Op{put}, get, true},
+		{"put after get waits for the rename", []proto.Op{putN("x"), get}, put, false},
+		{"put of another file after a get", []proto.Op{get}, Put{Source: "l2", Dest: "r2"}, true},
+		{"put from the directory a get renames into", []proto.Op{Get{Source: "r", Dest: "/d/l"}}, Put{Source: "/d", Dest: "r2"}, false},
+		{"put of a relative file after a get into an absolute one", []proto.Op{Get{Source: "r", Dest: "/d/l"}}, Put{Source: "l", Dest: "r2"}, false},
+		{"put after a get with .. in its dest", []proto.Op{Get{Source: "r", Dest: "a/../l"}}, Put{Source: "b", Dest: "r2"}, false},
+		{"get of what a put writes", []proto.Op{put}, get, false},
+		{"get of another file after a put", []proto.Op{put}, getN("2"), true},
 		{"listings stream", []proto.Op{ls}, ls, true},
-		// A listing is one call on the attribute channel, with nothing
-		// after it; the driver's gate orders it with sftp's lines.
-		{"put after listdir", []proto.Op{ls}, put, true},
-		{"delete after listdir", []proto.Op{ls}, del, true},
-		{"stat after put", []proto.Op{put}, Stat{Path: "r"}, true},
-		{"put after stat and lstat", []proto.Op{Stat{Path: "r"}, Lstat{Path: "r"}}, put, true},
-		{"put after get and stat waits for the rename", []proto.Op{get, Stat{Path: "r"}}, put, false},
-		{"get after listdir", []proto.Op{ls}, get, true},
-		{"delete after put", []proto.Op{put}, del, true},
-		{"listdir after delete", []proto.Op{del}, ls, true},
+		{"put into a listed directory", []proto.Op{ls}, Put{Source: "l", Dest: "d/x"}, false},
+		{"put beside a listed directory", []proto.Op{ls}, put, true},
+		{"delete after listdir of another directory", []proto.Op{ls}, del, true},
+		{"stat of what a put writes", []proto.Op{put}, Stat{Path: "r"}, false},
+		{"stat of another file", []proto.Op{put}, Stat{Path: "s"}, true},
+		{"put after stat and lstat of it", []proto.Op{Stat{Path: "r"}, Lstat{Path: "r"}}, put, false},
+		{"stats stream", []proto.Op{Stat{Path: "r"}, Lstat{Path: "r"}}, Stat{Path: "r"}, true},
+		{"get after listdir of another directory", []proto.Op{ls}, get, true},
+		{"delete of what a put writes", []proto.Op{put}, del, false},
+		{"listdir of the directory a delete writes in", []proto.Op{Delete{Path: "d/x"}}, ls, false},
+		{"a put into a directory being made", []proto.Op{Mkdir{Path: "d"}}, Put{Source: "l", Dest: "d/x"}, false},
+		{"puts into a directory made already stream", []proto.Op{Put{Source: "l1", Dest: "d/x"}}, Put{Source: "l2", Dest: "d/y"}, true},
 
 		{"hello after anything", []proto.Op{put, get, ls, del}, hello, true},
 		{"anything after hello", []proto.Op{hello}, put, true},
@@ -88,8 +94,9 @@ func TestConflictsRule(t *testing.T) {
 		{[]Effect{after(Read, Remote)}, []Effect{in(Write, Remote)}, true},
 		{[]Effect{after(Read, Remote)}, []Effect{in(Read, Remote)}, false},
 		{[]Effect{after(Write, Local)}, []Effect{in(Write, Remote)}, false},
-		{[]Effect{in(Write, Local)}, []Effect{in(Write, Local)}, false}, // the connection orders what begins
-		// What two requests do after they begin may run in any order.
+		// What they do as they begin may run in any order too.
+		{[]Effect{in(Write, Local)}, []Effect{in(Write, Local)}, true},
+		{[]Effect{in(Read, Remote)}, []Effect{in(Read, Remote)}, false},
 		{[]Effect{after(Write, Local)}, []Effect{after(Write, Local)}, true},
 		{nil, []Effect{in(Write, Local)}, false},
 
