@@ -119,18 +119,8 @@ func followsOnLstat(v sftpwire.Version) bool { return modSFTP(v) }
 
 // modSFTP reports whether the server may be ProFTPD's mod_sftp, whose
 // answers differ from what was asked in ways sftper must make up for
-// (LSTAT, READLINK): it announces the "versions" extension in a version 3
-// VERSION, as OpenSSH's server and the Green End server do not. A server
-// that answers OPEN with the channel's own, or says which it is in a
-// "vendor-id", would be told apart better; mod_sftp does neither.
-func modSFTP(v sftpwire.Version) bool {
-	for _, e := range v.Extensions {
-		if e.Name == "versions" {
-			return true
-		}
-	}
-	return false
-}
+// (LSTAT, READLINK; see sftpwire.Version.ModSFTP).
+func modSFTP(v sftpwire.Version) bool { return v.ModSFTP() }
 
 // wirePath checks a path that goes to the server in an SFTP packet, not
 // on an sftp command line, and makes it absolute. Any bytes can go there

@@ -29,8 +29,10 @@ import (
 // says, as a script's would. sftpwire speaks SFTP on it.
 //
 // It is opened at the first call, not before (a run that lists nothing
-// pays nothing), and again after it has been lost. Each call waits for the
-// lines sent before it and holds up the lines sent after it (gate.go).
+// pays nothing), and again after it has been lost. Until its first VERSION
+// shows a server that can serve two sessions at once (and on one that
+// cannot), each call waits for the lines sent before it and holds up the
+// lines sent after it (gate.go).
 // Every answer is bounded: opening by the connect timeout, each request by
 // the stall timeout (a server that answers nothing within it has stopped:
 // the channel is closed and the next call opens a new one).
@@ -261,6 +263,9 @@ func (a *attrChannel) open(ctx context.Context, socket string) (*attrConn, error
 	a.mu.Lock()
 	ac.client = o.c
 	a.mu.Unlock()
+	// Lines and calls may go together from now on, unless this server
+	// cannot serve two sessions at once (see gate).
+	a.owner.gate.setOpen(!o.c.Version().ModSFTP())
 	return ac, nil
 }
 

@@ -89,8 +89,9 @@ type Conn interface {
 	// *ConnError if no connection can be made, ErrClosed, or ctx's error.
 	Send(ctx context.Context, line string, keep LineFunc) (*Pending, error)
 	// Attrs runs f on the attribute channel (attrs.go), opening it if
-	// need be, once every line sent before has been carried out; lines
-	// sent after wait for it (gate.go). It returns at once; Wait on the
+	// need be; on a server that cannot serve two sessions at once, once
+	// every line sent before has been carried out, and lines sent after
+	// wait for it (gate.go). It returns at once; Wait on the
 	// Call for f's result. Errors: f's own, a *ConnError when the
 	// channel cannot be opened or is lost, ErrClosed, or ctx's error.
 	Attrs(ctx context.Context, f AttrFunc) *Call

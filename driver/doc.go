@@ -24,7 +24,8 @@
 //     runs them over the owner's connection.
 //   - attrs.go: the attribute channel, sftper's own SFTP session on the
 //     same login (see "Exact attributes" below); gate.go: what keeps its
-//     calls and sftp's lines in one order.
+//     calls and sftp's lines apart on a server that cannot serve both at
+//     once.
 //   - hostkey.go: the one place where ssh's messages are matched, for the
 //     host key and for the kind of a connect failure (see ConnError.Kind).
 //   - prompt.go, secret.go, tty.go: ssh's questions on the terminal and
@@ -120,10 +121,16 @@
 //     ControlMaster no: sshfirst.go), so nothing starts before the first
 //     result; in batch mode the scripts' master serves.
 //
-// The channel's calls and sftp's lines never overlap (gate.go): that
-// orders the two sessions as one stream, and keeps ProFTPD's mod_sftp,
-// which mixes up the packets of two busy channels, safe without knowing
-// which server it is (a session cannot tell).
+// The channel's calls and sftp's lines go side by side once the channel's
+// VERSION has shown a server that can serve two sessions at once; until
+// then, and on ProFTPD's mod_sftp, which mixes up the packets of two busy
+// channels, they never overlap (gate.go). Their order is the requests'
+// hazards' business (command/hazard.go): requests about the same files
+// wait for each other, whichever session carries them. Measured with
+// 1,000 atomic 4 KiB PUTs on loopback (median of 5, same rounds): 1.29 x
+// the time of one sftp -b script with the two kept apart, 1.23 x side by
+// side; across a network, where each rename is a round trip, it is the
+// difference between adding those round trips and hiding them.
 //
 // # Bounds
 //

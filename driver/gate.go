@@ -5,39 +5,36 @@ import (
 	"sync"
 )
 
-// gate keeps a Conn's two kinds of traffic apart: the lines its sftp
-// carries out, and the calls on its attribute channel (attrs.go). Any
-// number of either may be outstanding together, never one of each: a call
-// waits until every line sent before it is done, and a line until every
-// call begun before it is done.
+// gate keeps a Conn's two kinds of traffic apart where the server needs
+// it: the lines its sftp carries out, and the calls on its attribute
+// channel (attrs.go). While it is closed, any number of either may be
+// outstanding together, never one of each: a call waits until every line
+// sent before it is done, and a line until every call begun before it is
+// done. Once open, both go as they come.
 //
-// Two reasons, each enough:
+// It is closed to begin with, and opens when the attribute channel has
+// shown that the server can serve two SFTP sessions on one connection at
+// the same time: ProFTPD's mod_sftp cannot (it mixes up the packets of
+// channels that carry data together, see master.oneSFTPAtATime), and is
+// told by its VERSION (sftpwire.Version.ModSFTP); a session's sftp cannot
+// tell which server it talks to, and the channel's first VERSION comes
+// while the gate is still closed. It closes again if a new channel finds
+// such a server.
 //
-//   - Order. Requests are begun in request order, and a request must see
-//     what the ones before it did: a STAT after a PUT of the same file
-//     must see the new file. sftp carries out its own lines in order; the
-//     attribute channel is another SFTP session on the server, which owes
-//     the first one no order at all. The gate gives both together the
-//     order of one stream, so the hazard rules (command/hazard.go) need
-//     not know that there are two.
-//   - Servers that cannot serve two SFTP sessions on one connection at
-//     the same time: ProFTPD's mod_sftp mixes up the packets of channels
-//     that carry data together (see master.oneSFTPAtATime). In session
-//     mode sftper cannot tell which server it talks to (the session's ssh
-//     says nothing it could read), so the rule holds for every server;
-//     it is needed for every server anyway, for order.
+// Order is not the gate's business: requests about the same files wait
+// for each other before they begin (command/hazard.go), whichever of the
+// two sessions carries them.
 //
-// What it costs: a call queued behind a transfer waits for it, as the same
-// request did when it was an ls line in sftp's queue; a line after a call
-// is written to sftp only when the call is answered, one local round trip
-// later than it would be written into sftp's queue. Since sftp ran its
-// lines one after another anyway, nothing that used to overlap is made to
-// wait.
+// What it costs while closed: a call queued behind a transfer waits for
+// it; a line after a call is written to sftp only when the call is
+// answered, one local round trip later. Open, an atomic PUT's rename on
+// the channel goes beside the next uploads in sftp instead of between
+// them.
 type gate struct {
 	mu      sync.Mutex
-	kind    traffic       // of what is outstanding, while n > 0
-	n       int           // outstanding
-	changed chan struct{} // closed (and replaced) when n drops to 0
+	open    bool
+	n       [2]int        // outstanding, by traffic
+	changed chan struct{} // closed (and replaced) when a count drops to 0, or the gate opens
 }
 
 // traffic is a kind of use of the connection.
@@ -48,24 +45,20 @@ const (
 	calls                // attribute-channel calls
 )
 
-// enter waits until traffic of kind k may go (nothing of the other kind
-// is outstanding) and counts it in; release counts it out again, once.
-// Waiters are not queued: the pipeline begins requests one at a time, so
-// at most one waits at a time.
+// enter waits until traffic of kind k may go (the gate is open, or nothing
+// of the other kind is outstanding) and counts it in; release counts it
+// out again, once. Counted even while the gate is open, so that it can
+// close again without letting the two overlap.
 func (g *gate) enter(ctx context.Context, k traffic) (release func(), err error) {
 	for {
 		g.mu.Lock()
-		if g.n == 0 || g.kind == k {
-			g.kind = k
-			g.n++
+		if g.open || g.n[1-k] == 0 {
+			g.n[k]++
 			g.mu.Unlock()
 			var once sync.Once
-			return func() { once.Do(g.leave) }, nil
+			return func() { once.Do(func() { g.leave(k) }) }, nil
 		}
-		if g.changed == nil {
-			g.changed = make(chan struct{})
-		}
-		ch := g.changed
+		ch := g.wake()
 		g.mu.Unlock()
 		select {
 		case <-ch:
@@ -75,13 +68,38 @@ func (g *gate) enter(ctx context.Context, k traffic) (release func(), err error)
 	}
 }
 
-func (g *gate) leave() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.n--
-	if g.n == 0 && g.changed != nil {
+// wake is the channel waiters wait on. Called with g.mu held.
+func (g *gate) wake() chan struct{} {
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return g.changed
+}
+
+// broadcast wakes every waiter. Called with g.mu held.
+func (g *gate) broadcast() {
+	if g.changed != nil {
 		close(g.changed)
 		g.changed = nil
+	}
+}
+
+func (g *gate) leave(k traffic) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n[k]--
+	if g.n[k] == 0 {
+		g.broadcast()
+	}
+}
+
+// setOpen opens or closes the gate.
+func (g *gate) setOpen(open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open != open {
+		g.open = open
+		g.broadcast()
 	}
 }
 

@@ -121,3 +121,45 @@ func TestReleaseWhenDone(t *testing.T) {
 		t.Fatal("the call never went through once the line was done")
 	}
 }
+
+// TestGateOpen: an open gate lets both kinds go together, wakes a call
+// that was waiting when it opens, and once closed again keeps a call out
+// until the lines that went in while it was open are done.
+func TestGateOpen(t *testing.T) {
+	var g gate
+	ctx := context.Background()
+	line, _ := g.enter(ctx, lines)
+	got, _ := enterAsync(&g, calls)
+	select {
+	case <-got:
+		t.Fatal("a call went through a closed gate while a line was out")
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.setOpen(true)
+	var call func()
+	select {
+	case call = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("opening the gate did not let the waiting call through")
+	}
+	line2, err := g.enter(ctx, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call()
+	g.setOpen(false)
+	got, _ = enterAsync(&g, calls)
+	line()
+	select {
+	case <-got:
+		t.Fatal("a call went through a closed gate while a line that went in while it was open was out")
+	case <-time.After(50 * time.Millisecond):
+	}
+	line2()
+	select {
+	case release := <-got:
+		release()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call never went through")
+	}
+}

@@ -145,6 +145,22 @@ func NewClient(rw io.ReadWriteCloser, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// ModSFTP reports whether the server may be ProFTPD's mod_sftp, whose
+// quirks its clients must make up for (it follows symlinks on LSTAT,
+// resolves READLINK's answer, ignores a SETSTAT to mode 0, and mixes up
+// the packets of two channels that carry data at once): it announces the
+// "versions" extension in a version 3 VERSION, as OpenSSH's server and the
+// Green End server do not. mod_sftp says its name nowhere else in SFTP (no
+// "vendor-id"); a server that announces "versions" is taken for it.
+func (v Version) ModSFTP() bool {
+	for _, e := range v.Extensions {
+		if e.Name == "versions" {
+			return true
+		}
+	}
+	return false
+}
+
 // Version is what the server answered INIT with.
 func (c *Client) Version() Version {
 	v := c.version
