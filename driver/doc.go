@@ -127,9 +127,10 @@
 // channels, they never overlap (gate.go). Their order is the requests'
 // hazards' business (command/hazard.go): requests about the same files
 // wait for each other, whichever session carries them. Measured with
-// 1,000 atomic 4 KiB PUTs on loopback (median of 5, same rounds): 1.29 x
-// the time of one sftp -b script with the two kept apart, 1.23 x side by
-// side; across a network, where each rename is a round trip, it is the
+// 1,000 atomic 4 KiB PUTs on loopback (bench workload 3, median of 7, the
+// commit before as "base" in the same rounds, load average 2.9 to 3.6):
+// 1.31 x the time of one sftp -b script side by side, 1.71 x kept apart;
+// across a network, where each rename is a round trip, it is the
 // difference between adding those round trips and hiding them.
 //
 // # Bounds
