@@ -150,7 +150,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer close(quit)
 	go p.readAhead(reads, quit)
 
-	s := &run{ctx: ctx, p: p, reports: make(chan progress, progressQueue)}
+	s := &run{ctx: ctx, p: p, order: inOrder{}, reports: make(chan progress, progressQueue)}
 	var unread []read // read, not begun yet
 	stopping := ctx.Done()
 	for {
@@ -168,17 +168,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if len(unread) > 0 || stop {
 			in = nil
 		}
-		var ready <-chan struct{}
-		next := s.order.next(&s.f)
+		next, ready := s.order.next(&s.f)
 		if next != nil {
-			if next.job == nil {
-				if err := s.answer(next.seq); err != nil {
-					return err
-				}
-				continue
+			if err := s.answer(next.seq); err != nil {
+				return err
 			}
-			ready = next.job.Done()
-		} else if in == nil {
+			continue
+		}
+		if ready == nil && in == nil {
 			break
 		}
 		// Take what is ready without waiting; before waiting, write the
@@ -187,9 +184,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case unread = <-in:
 			continue
 		case <-ready:
-			if err := s.answer(next.seq); err != nil {
-				return err
-			}
 			continue
 		default:
 		}
@@ -199,9 +193,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		select {
 		case unread = <-in:
 		case <-ready:
-			if err := s.answer(next.seq); err != nil {
-				return err
-			}
 		case r := <-s.reports:
 			if err := s.report(r); err != nil {
 				return err
@@ -265,7 +256,7 @@ type run struct {
 	ctx     context.Context
 	p       *Pipeline
 	f       inFlight
-	order   inOrder
+	order   delivery
 	final   error         // what ended the input, once it has
 	reports chan progress // progress reports not yet written
 }
@@ -312,11 +303,17 @@ func (s *run) clear(op proto.Op) error {
 			return nil
 		}
 		for s.f.has(c) {
-			r := s.order.toward(&s.f, c)
-			if r.job != nil {
-				if err := s.wait(r.job); err != nil {
+			r, ready := s.order.next(&s.f)
+			if r == nil {
+				if err := s.wait(ready); err != nil {
 					return err
 				}
+				if s.ctx.Err() == nil {
+					continue
+				}
+				// Stopping: wait no more. The Jobs give up, and
+				// their results say so.
+				r = s.order.toward(&s.f, c)
 			}
 			if err := s.answer(r.seq); err != nil {
 				return err
@@ -325,12 +322,11 @@ func (s *run) clear(op proto.Op) error {
 	}
 }
 
-// wait waits until job is done, or ctx is (then the job's result says so),
-// writing out what is ready first and the progress reports that come
-// meanwhile.
-func (s *run) wait(job Job) error {
+// wait waits until ready is, or ctx is done, writing out what is ready
+// first and the progress reports that come meanwhile.
+func (s *run) wait(ready <-chan struct{}) error {
 	select {
-	case <-job.Done():
+	case <-ready:
 		return nil
 	default:
 	}
@@ -339,7 +335,7 @@ func (s *run) wait(job Job) error {
 			return err
 		}
 		select {
-		case <-job.Done():
+		case <-ready:
 			return nil
 		case <-s.ctx.Done():
 			return nil
@@ -480,15 +476,28 @@ func (f *inFlight) lastConflict(x Executor, next proto.Op) (uint64, bool) {
 	return 0, false
 }
 
-// inOrder is the delivery policy: results are written in request order. It
-// is the one place that knows; delivering each result as soon as it is done
-// (with its id) would be another policy beside it, answering a conflicting
-// request itself rather than the oldest.
-type inOrder struct{}
+// delivery is a delivery policy: which request in flight is answered
+// next. It is the one place that knows the delivery order (see inOrder).
+type delivery interface {
+	// next returns a request in flight to answer now, its result taken
+	// without waiting; or else a channel that is ready when there may be
+	// one, nil if no request is in flight.
+	next(f *inFlight) (*request, <-chan struct{})
+	// toward returns the request to answer next on the way to answering
+	// request seq, which is in flight, once there is no more waiting for
+	// results to be done (ctx is).
+	toward(f *inFlight, seq uint64) *request
+}
 
-// next returns the request to answer next, nil if none is in flight.
-func (inOrder) next(f *inFlight) *request { return f.oldest() }
-
-// toward returns the request to answer next on the way to answering request
-// seq: in order, everything before it goes first.
-func (inOrder) toward(f *inFlight, seq uint64) *request { return f.oldest() }
+// ready reports whether the result of r can be taken without waiting.
+func (r *request) ready() bool {
+	if r.job == nil {
+		return true
+	}
+	select {
+	case <-r.job.Done():
+		return true
+	default:
+		return false
+	}
+}
