@@ -1,15 +1,16 @@
 // Package pipeline answers a stream of requests, several at a time: it reads
 // requests ahead, begins each one while earlier ones are still being carried
 // out (as far as the hazards between them allow), and writes one result per
-// request, in request order.
+// request: in request order (New), or as soon as each is done, the
+// request's id saying which it answers (NewUnordered).
 //
 // It does not know what a request does or how: an Executor begins requests,
 // in the order they were read, and says which pairs of requests must not
 // overlap. It does not decide what a result says, except for a bad request
-// (its "fail") and a request in flight when the pipeline is stopped
-// ("interrupted"). It does not start or stop sftp, and it has one Executor
-// and one delivery order; several sessions, and results delivered as they
-// complete, are for later (see inOrder).
+// and, with NewUnordered, one without an id (their "fail"), and a request
+// in flight when the pipeline is stopped ("interrupted"). It does not
+// start or stop sftp, and it has one Executor; several sessions are for
+// later.
 //
 // # Requests in flight
 //
@@ -17,10 +18,12 @@
 // answered. Each gets a sequence number, its place in the input; those in
 // flight are an inFlight, kept in sequence order. Before a request begins,
 // it is checked against each request in flight (Executor.Conflicts); if it
-// conflicts with some, it waits until they have been answered. Results go
-// out in request order (inOrder, the one place that knows the delivery
-// order), so waiting for a request means answering every request up to and
-// including the last one it conflicts with; the rest go on running.
+// conflicts with some, it waits until they have been answered. Which
+// result goes out next is for the delivery policy to say (delivery, the one
+// place that knows the order). In request order (inOrder), waiting for a
+// request means answering every request up to and including the last one
+// it conflicts with; as each is done (unordered), it means answering those
+// it conflicts with, and any other as it is done. The rest go on running.
 //
 // Reading ahead matters: sftp would otherwise sit idle for a round trip
 // through sftper between commands, which cost about 25% on 500 small PUTs
@@ -59,7 +62,8 @@ type Job interface {
 	Done() <-chan struct{}
 	// Result finishes the request (a GET's rename, a LISTDIR's parse, possibly
 	// a follow-up question to sftp) and returns its result without the id.
-	// Called once per Job.
+	// Called once per Job, from Run's goroutine: in Begin order with New,
+	// in the order the Jobs are done with NewUnordered.
 	Result() *proto.Response
 }
 
@@ -106,17 +110,31 @@ const outBufSize = 64 << 10
 // Pipeline reads requests from a stream, has an Executor carry them out and
 // writes their results. Its zero value is not usable; call New.
 type Pipeline struct {
-	codec proto.Codec
-	out   *bufio.Writer
-	x     Executor
+	codec     proto.Codec
+	out       *bufio.Writer
+	x         Executor
+	unordered bool // see NewUnordered
 }
 
 // New returns a pipeline reading requests from r and writing results to w,
 // both in framing f, decoding the commands cmds, and carrying the requests
-// out with x.
+// out with x. It writes results in request order.
 func New(r io.Reader, w io.Writer, f proto.Framing, cmds proto.Commands, x Executor) *Pipeline {
 	out := bufio.NewWriterSize(w, outBufSize)
 	return &Pipeline{codec: proto.NewCodec(r, buffered{out}, f, cmds), out: out, x: x}
+}
+
+// NewUnordered is New, but the pipeline writes each result as soon as its
+// request is done, whatever the requests before it, and the result's id is
+// what says which request it answers. A valid request without an id (or
+// with a null one) is answered "fail" and never begun. Requests still
+// begin in request order, and one that conflicts with requests in flight
+// waits until those are answered (not every request before them). Progress
+// reports, bad requests and stopping are as with New.
+func NewUnordered(r io.Reader, w io.Writer, f proto.Framing, cmds proto.Commands, x Executor) *Pipeline {
+	p := New(r, w, f, cmds, x)
+	p.unordered = true
+	return p
 }
 
 // buffered is where results are written before a flush. It has no Flush
@@ -151,6 +169,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	go p.readAhead(reads, quit)
 
 	s := &run{ctx: ctx, p: p, order: inOrder{}, reports: make(chan progress, progressQueue)}
+	if p.unordered {
+		s.order = newUnordered(quit)
+	}
 	var unread []read // read, not begun yet
 	stopping := ctx.Done()
 	for {
@@ -262,12 +283,17 @@ type run struct {
 }
 
 // begin starts one request that was read: a valid one is handed to the
-// Executor once what it conflicts with has been answered, a bad one is
-// answered in its turn with its "fail", and anything else ends the input.
+// Executor once what it conflicts with has been answered, a bad one (or one
+// the delivery order refuses) is answered in its turn with its "fail", and
+// anything else ends the input.
 func (s *run) begin(r read) error {
 	var bad *proto.BadRequest
 	switch {
 	case r.err == nil:
+		if resp := s.order.refuse(r.req); resp != nil {
+			s.f.add(request{id: r.req.ID, resp: resp})
+			return nil
+		}
 		if err := s.clear(r.req.Op); err != nil {
 			return err
 		}
@@ -284,7 +310,9 @@ func (s *run) begin(r read) error {
 			default: // many unwritten already: a later one says more
 			}
 		}
-		s.f.add(request{id: r.req.ID, op: r.req.Op, job: s.p.x.Begin(s.ctx, r.req.Op, report)})
+		job := s.p.x.Begin(s.ctx, r.req.Op, report)
+		s.f.add(request{id: r.req.ID, op: r.req.Op, job: job})
+		s.order.begun(job)
 	case errors.As(r.err, &bad):
 		s.f.add(request{id: bad.ID, resp: bad.Response()})
 	default:
@@ -487,6 +515,11 @@ type delivery interface {
 	// request seq, which is in flight, once there is no more waiting for
 	// results to be done (ctx is).
 	toward(f *inFlight, seq uint64) *request
+	// refuse returns the result of a valid request that this order
+	// cannot deliver, which is then never begun; nil if it can.
+	refuse(req *proto.Request) *proto.Response
+	// begun is told of each Job the Executor begins.
+	begun(job Job)
 }
 
 // ready reports whether the result of r can be taken without waiting.

@@ -182,6 +182,13 @@ func (r result) String() string {
 // nil, or else to a pipe the harness reads results from.
 func start(t *testing.T, out io.Writer) *harness {
 	t.Helper()
+	return startWith(t, out, New)
+}
+
+// startWith is start with a pipeline made by newPipeline (New or
+// NewUnordered).
+func startWith(t *testing.T, out io.Writer, newPipeline func(io.Reader, io.Writer, proto.Framing, proto.Commands, Executor) *Pipeline) *harness {
+	t.Helper()
 	h := &harness{t: t, x: newFake(t), writes: make(chan []byte, 1000), results: make(chan result, 1000), ret: make(chan error, 1)}
 	inR, inW := io.Pipe()
 	h.in = inW
@@ -193,7 +200,7 @@ func start(t *testing.T, out io.Writer) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	p := New(inR, out, proto.FramingText, testCommands, h.x)
+	p := newPipeline(inR, out, proto.FramingText, testCommands, h.x)
 	go func() { h.ret <- p.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
