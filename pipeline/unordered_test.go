@@ -285,6 +285,7 @@ func TestUnorderedCancel(t *testing.T) {
 		if got := h.expectIDs("x", "b"); got[0].Status != "fail" || got[1].Status != "ok" {
 			t.Errorf("results before the stop: %v", got)
 		}
+		h.waitConflict("a", "c")
 		h.cancel()
 		h.expect("result a")
 		got := h.expectIDs("a", "c")
