@@ -1,15 +1,16 @@
 // Package pipeline answers a stream of requests, several at a time: it reads
 // requests ahead, begins each one while earlier ones are still being carried
 // out (as far as the hazards between them allow), and writes one result per
-// request, in request order.
+// request: in request order (New), or as soon as each is done, the
+// request's id saying which it answers (NewUnordered).
 //
 // It does not know what a request does or how: an Executor begins requests,
 // in the order they were read, and says which pairs of requests must not
 // overlap. It does not decide what a result says, except for a bad request
-// (its "fail") and a request in flight when the pipeline is stopped
-// ("interrupted"). It does not start or stop sftp, and it has one Executor
-// and one delivery order; several sessions, and results delivered as they
-// complete, are for later (see inOrder).
+// and, with NewUnordered, one without an id (their "fail"), and a request
+// in flight when the pipeline is stopped ("interrupted"). It does not
+// start or stop sftp, and it has one Executor; several sessions are for
+// later.
 //
 // # Requests in flight
 //
@@ -17,10 +18,12 @@
 // answered. Each gets a sequence number, its place in the input; those in
 // flight are an inFlight, kept in sequence order. Before a request begins,
 // it is checked against each request in flight (Executor.Conflicts); if it
-// conflicts with some, it waits until they have been answered. Results go
-// out in request order (inOrder, the one place that knows the delivery
-// order), so waiting for a request means answering every request up to and
-// including the last one it conflicts with; the rest go on running.
+// conflicts with some, it waits until they have been answered. Which
+// result goes out next is for the delivery policy to say (delivery, the one
+// place that knows the order). In request order (inOrder), waiting for a
+// request means answering every request up to and including the last one
+// it conflicts with; as each is done (unordered), it means answering those
+// it conflicts with, and any other as it is done. The rest go on running.
 //
 // Reading ahead matters: sftp would otherwise sit idle for a round trip
 // through sftper between commands, which cost about 25% on 500 small PUTs
@@ -59,7 +62,8 @@ type Job interface {
 	Done() <-chan struct{}
 	// Result finishes the request (a GET's rename, a LISTDIR's parse, possibly
 	// a follow-up question to sftp) and returns its result without the id.
-	// Called once per Job.
+	// Called once per Job, from Run's goroutine: in Begin order with New,
+	// in the order the Jobs are done with NewUnordered.
 	Result() *proto.Response
 }
 
@@ -106,17 +110,31 @@ const outBufSize = 64 << 10
 // Pipeline reads requests from a stream, has an Executor carry them out and
 // writes their results. Its zero value is not usable; call New.
 type Pipeline struct {
-	codec proto.Codec
-	out   *bufio.Writer
-	x     Executor
+	codec     proto.Codec
+	out       *bufio.Writer
+	x         Executor
+	unordered bool // see NewUnordered
 }
 
 // New returns a pipeline reading requests from r and writing results to w,
 // both in framing f, decoding the commands cmds, and carrying the requests
-// out with x.
+// out with x. It writes results in request order.
 func New(r io.Reader, w io.Writer, f proto.Framing, cmds proto.Commands, x Executor) *Pipeline {
 	out := bufio.NewWriterSize(w, outBufSize)
 	return &Pipeline{codec: proto.NewCodec(r, buffered{out}, f, cmds), out: out, x: x}
+}
+
+// NewUnordered is New, but the pipeline writes each result as soon as its
+// request is done, whatever the requests before it, and the result's id is
+// what says which request it answers. A valid request without an id (or
+// with a null one) is answered "fail" and never begun. Requests still
+// begin in request order, and one that conflicts with requests in flight
+// waits until those are answered (not every request before them). Progress
+// reports, bad requests and stopping are as with New.
+func NewUnordered(r io.Reader, w io.Writer, f proto.Framing, cmds proto.Commands, x Executor) *Pipeline {
+	p := New(r, w, f, cmds, x)
+	p.unordered = true
+	return p
 }
 
 // buffered is where results are written before a flush. It has no Flush
@@ -150,7 +168,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer close(quit)
 	go p.readAhead(reads, quit)
 
-	s := &run{ctx: ctx, p: p, reports: make(chan progress, progressQueue)}
+	s := &run{ctx: ctx, p: p, order: inOrder{}, reports: make(chan progress, progressQueue)}
+	if p.unordered {
+		s.order = newUnordered(quit)
+	}
 	var unread []read // read, not begun yet
 	stopping := ctx.Done()
 	for {
@@ -168,17 +189,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if len(unread) > 0 || stop {
 			in = nil
 		}
-		var ready <-chan struct{}
-		next := s.order.next(&s.f)
+		next, ready := s.order.next(&s.f)
 		if next != nil {
-			if next.job == nil {
-				if err := s.answer(next.seq); err != nil {
-					return err
-				}
-				continue
+			if err := s.answer(next.seq); err != nil {
+				return err
 			}
-			ready = next.job.Done()
-		} else if in == nil {
+			continue
+		}
+		if ready == nil && in == nil {
 			break
 		}
 		// Take what is ready without waiting; before waiting, write the
@@ -187,9 +205,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case unread = <-in:
 			continue
 		case <-ready:
-			if err := s.answer(next.seq); err != nil {
-				return err
-			}
 			continue
 		default:
 		}
@@ -199,9 +214,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		select {
 		case unread = <-in:
 		case <-ready:
-			if err := s.answer(next.seq); err != nil {
-				return err
-			}
 		case r := <-s.reports:
 			if err := s.report(r); err != nil {
 				return err
@@ -265,18 +277,23 @@ type run struct {
 	ctx     context.Context
 	p       *Pipeline
 	f       inFlight
-	order   inOrder
+	order   delivery
 	final   error         // what ended the input, once it has
 	reports chan progress // progress reports not yet written
 }
 
 // begin starts one request that was read: a valid one is handed to the
-// Executor once what it conflicts with has been answered, a bad one is
-// answered in its turn with its "fail", and anything else ends the input.
+// Executor once what it conflicts with has been answered, a bad one (or one
+// the delivery order refuses) is answered in its turn with its "fail", and
+// anything else ends the input.
 func (s *run) begin(r read) error {
 	var bad *proto.BadRequest
 	switch {
 	case r.err == nil:
+		if resp := s.order.refuse(r.req); resp != nil {
+			s.f.add(request{id: r.req.ID, resp: resp})
+			return nil
+		}
 		if err := s.clear(r.req.Op); err != nil {
 			return err
 		}
@@ -293,7 +310,9 @@ func (s *run) begin(r read) error {
 			default: // many unwritten already: a later one says more
 			}
 		}
-		s.f.add(request{id: r.req.ID, op: r.req.Op, job: s.p.x.Begin(s.ctx, r.req.Op, report)})
+		job := s.p.x.Begin(s.ctx, r.req.Op, report)
+		s.f.add(request{id: r.req.ID, op: r.req.Op, job: job})
+		s.order.begun(job)
 	case errors.As(r.err, &bad):
 		s.f.add(request{id: bad.ID, resp: bad.Response()})
 	default:
@@ -312,11 +331,17 @@ func (s *run) clear(op proto.Op) error {
 			return nil
 		}
 		for s.f.has(c) {
-			r := s.order.toward(&s.f, c)
-			if r.job != nil {
-				if err := s.wait(r.job); err != nil {
+			r, ready := s.order.next(&s.f)
+			if r == nil {
+				if err := s.wait(ready); err != nil {
 					return err
 				}
+				if s.ctx.Err() == nil {
+					continue
+				}
+				// Stopping: wait no more. The Jobs give up, and
+				// their results say so.
+				r = s.order.toward(&s.f, c)
 			}
 			if err := s.answer(r.seq); err != nil {
 				return err
@@ -325,12 +350,11 @@ func (s *run) clear(op proto.Op) error {
 	}
 }
 
-// wait waits until job is done, or ctx is (then the job's result says so),
-// writing out what is ready first and the progress reports that come
-// meanwhile.
-func (s *run) wait(job Job) error {
+// wait waits until ready is, or ctx is done, writing out what is ready
+// first and the progress reports that come meanwhile.
+func (s *run) wait(ready <-chan struct{}) error {
 	select {
-	case <-job.Done():
+	case <-ready:
 		return nil
 	default:
 	}
@@ -339,7 +363,7 @@ func (s *run) wait(job Job) error {
 			return err
 		}
 		select {
-		case <-job.Done():
+		case <-ready:
 			return nil
 		case <-s.ctx.Done():
 			return nil
@@ -480,15 +504,33 @@ func (f *inFlight) lastConflict(x Executor, next proto.Op) (uint64, bool) {
 	return 0, false
 }
 
-// inOrder is the delivery policy: results are written in request order. It
-// is the one place that knows; delivering each result as soon as it is done
-// (with its id) would be another policy beside it, answering a conflicting
-// request itself rather than the oldest.
-type inOrder struct{}
+// delivery is a delivery policy: which request in flight is answered
+// next. It is the one place that knows the delivery order (see inOrder).
+type delivery interface {
+	// next returns a request in flight to answer now, its result taken
+	// without waiting; or else a channel that is ready when there may be
+	// one, nil if no request is in flight.
+	next(f *inFlight) (*request, <-chan struct{})
+	// toward returns the request to answer next on the way to answering
+	// request seq, which is in flight, once there is no more waiting for
+	// results to be done (ctx is).
+	toward(f *inFlight, seq uint64) *request
+	// refuse returns the result of a valid request that this order
+	// cannot deliver, which is then never begun; nil if it can.
+	refuse(req *proto.Request) *proto.Response
+	// begun is told of each Job the Executor begins.
+	begun(job Job)
+}
 
-// next returns the request to answer next, nil if none is in flight.
-func (inOrder) next(f *inFlight) *request { return f.oldest() }
-
-// toward returns the request to answer next on the way to answering request
-// seq: in order, everything before it goes first.
-func (inOrder) toward(f *inFlight, seq uint64) *request { return f.oldest() }
+// ready reports whether the result of r can be taken without waiting.
+func (r *request) ready() bool {
+	if r.job == nil {
+		return true
+	}
+	select {
+	case <-r.job.Done():
+		return true
+	default:
+		return false
+	}
+}

@@ -24,10 +24,11 @@ const patience = 10 * time.Second
 // fake is an Executor whose requests finish when the test says. A request
 // is a DELETE whose path names it; the fake reports what the pipeline does
 // with it as events: "begin NAME" when it is begun, "result NAME" when its
-// result is asked for.
+// result is asked for. Apart from those, it notes each conflict it finds.
 type fake struct {
-	t      *testing.T
-	events chan string
+	t          *testing.T
+	events     chan string
+	conflicted chan [2]string // {earlier, next}, each time Conflicts says so
 
 	mu        sync.Mutex
 	jobs      map[string]*fakeJob
@@ -49,7 +50,7 @@ type fakeJob struct {
 }
 
 func newFake(t *testing.T) *fake {
-	return &fake{t: t, events: make(chan string, 1000), jobs: map[string]*fakeJob{}, conflicts: map[[2]string]bool{}}
+	return &fake{t: t, events: make(chan string, 1000), conflicted: make(chan [2]string, 1000), jobs: map[string]*fakeJob{}, conflicts: map[[2]string]bool{}}
 }
 
 // job returns the job for name, made if need be; f.mu must be held.
@@ -117,9 +118,17 @@ func (f *fake) Begin(ctx context.Context, op proto.Op, report Report) Job {
 }
 
 func (f *fake) Conflicts(earlier, next proto.Op) bool {
+	pair := [2]string{name(earlier), name(next)}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.conflicts[[2]string{name(earlier), name(next)}]
+	c := f.conflicts[pair]
+	f.mu.Unlock()
+	if c {
+		select {
+		case f.conflicted <- pair:
+		default: // more than any test waits for
+		}
+	}
+	return c
 }
 
 func (j *fakeJob) Done() <-chan struct{} { return j.done }
@@ -182,6 +191,13 @@ func (r result) String() string {
 // nil, or else to a pipe the harness reads results from.
 func start(t *testing.T, out io.Writer) *harness {
 	t.Helper()
+	return startWith(t, out, New)
+}
+
+// startWith is start with a pipeline made by newPipeline (New or
+// NewUnordered).
+func startWith(t *testing.T, out io.Writer, newPipeline func(io.Reader, io.Writer, proto.Framing, proto.Commands, Executor) *Pipeline) *harness {
+	t.Helper()
 	h := &harness{t: t, x: newFake(t), writes: make(chan []byte, 1000), results: make(chan result, 1000), ret: make(chan error, 1)}
 	inR, inW := io.Pipe()
 	h.in = inW
@@ -193,7 +209,7 @@ func start(t *testing.T, out io.Writer) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	p := New(inR, out, proto.FramingText, testCommands, h.x)
+	p := newPipeline(inR, out, proto.FramingText, testCommands, h.x)
 	go func() { h.ret <- p.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -264,6 +280,22 @@ func (h *harness) expect(want ...string) {
 			}
 		case <-time.After(patience):
 			h.t.Fatalf("no event within %v, want %q", patience, w)
+		}
+	}
+}
+
+// waitConflict waits until the pipeline has found that a request for next
+// must wait for one for earlier: from then on, the request for next waits.
+func (h *harness) waitConflict(earlier, next string) {
+	h.t.Helper()
+	for {
+		select {
+		case got := <-h.x.conflicted:
+			if got == [2]string{earlier, next} {
+				return
+			}
+		case <-time.After(patience):
+			h.t.Fatalf("%s not found to conflict with %s within %v", next, earlier, patience)
 		}
 	}
 }
@@ -556,6 +588,9 @@ func TestCancel(t *testing.T) {
 	h.x.finish("b", nil) // done in full, but behind a: its ok stands
 	h.send(del("a"), `{"command":"NOPE","id":"x"}`, del("b"), del("c"), del("d"))
 	h.expect("begin a", "begin b") // c waits for a
+	// Cancelled before c waits, the pipeline would begin nothing more,
+	// and wait for a, which the fake does not end when ctx is done.
+	h.waitConflict("a", "c")
 	h.cancel()
 	h.expect("result a")
 	got := h.expectIDs("a", "x", "b", "c")
