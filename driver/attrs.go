@@ -95,6 +95,10 @@ type attrChannel struct {
 	// connection the channel rides: the next request connects again,
 	// as after a line that stalled.
 	suspect func()
+	// makeRoom, if set, asks the Conn to give back a session it holds
+	// idle (a spare script, a child with nothing to do), when the server
+	// refused the channel one: it reports whether it did.
+	makeRoom func() bool
 
 	openMu sync.Mutex    // held while opening: one opener at a time
 	slots  chan struct{} // attrCallsAtOnce: calls running on the channel
@@ -183,8 +187,19 @@ func (a *attrChannel) conn(ctx context.Context) (*attrConn, error) {
 	if old != nil {
 		go old.close()
 	}
-	return a.open(ctx, socket)
+	ac, err := a.open(ctx, socket)
+	var ce *ConnError
+	if errors.As(err, &ce) && strings.Contains(ce.Msg, sessionRefused) && a.makeRoom != nil && a.makeRoom() {
+		// The server takes no more sessions on the connection, and
+		// the Conn has given one of its own back: once more.
+		ac, err = a.open(ctx, socket)
+	}
+	return ac, err
 }
+
+// sessionRefused is what OpenSSH's mux client says when the master could
+// not open it a session: the server refused one more (its MaxSessions).
+const sessionRefused = "Session open refused by peer"
 
 // attrConnectedWithin is the bound on opening when the Config gives no
 // connect timeout (it always does, through withDefaults).
@@ -375,10 +390,12 @@ func attrCommand(cfg *Config, settings Settings, socket string) (string, []strin
 		// Never a master itself, whatever the configuration says: it
 		// rides one or connects on its own.
 		"-o", "ControlMaster=no"}
+	user := cfg.Args
 	if socket != "" {
-		args = append(args, "-o", "ControlPath="+socket)
+		args = append(args, riding(socket)...)
+		user = withoutJump(user)
 	}
-	args = append(append(args, sshArgs(cfg.Args)...), keepAlive(cfg, settings)...)
+	args = append(append(args, sshArgs(user)...), keepAlive(cfg, settings)...)
 	if cfg.Secret != nil {
 		args = append(args, "-o", "BatchMode=no") // see startMaster
 	}

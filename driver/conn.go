@@ -28,6 +28,10 @@ type Config struct {
 	// ConnectTimeout bounds the time from starting sftp (or ssh) to a
 	// connected session.
 	ConnectTimeout time.Duration
+	// Sessions is how many sftp children may carry lines side by side
+	// (--sessions; at most, and only while lines are queued): 0 or 1 is
+	// one.
+	Sessions int
 	// StallTimeout bounds how long a command may run without sftp moving
 	// any data (see stall.go); DefaultStallTimeout if not positive.
 	StallTimeout time.Duration

@@ -12,14 +12,15 @@ import (
 // sent before it is done, and a line until every call begun before it is
 // done. Once open, both go as they come.
 //
-// It is closed to begin with, and opens when the attribute channel has
-// shown that the server can serve two SFTP sessions on one connection at
-// the same time: ProFTPD's mod_sftp cannot (it mixes up the packets of
-// channels that carry data together, see master.oneSFTPAtATime), and is
-// told by its VERSION (sftpwire.Version.ModSFTP); a session's sftp cannot
-// tell which server it talks to, and the channel's first VERSION comes
-// while the gate is still closed. It closes again if a new channel finds
-// such a server.
+// It is closed to begin with, and opens once sftper knows that the server
+// can serve two SFTP sessions on one connection at the same time: ProFTPD's
+// mod_sftp cannot (it mixes up the packets of channels that carry data
+// together, see master.oneSFTPAtATime). A master of sftper's own knows
+// from the server's version string as soon as it has connected (batch
+// mode, several sessions); otherwise the attribute channel's first VERSION
+// tells (sftpwire.Version.ModSFTP), while the gate is still closed: a
+// session's sftp cannot tell which server it talks to. It closes again if
+// a new master or channel finds such a server.
 //
 // Order is not the gate's business: requests about the same files wait
 // for each other before they begin (command/hazard.go), whichever of the

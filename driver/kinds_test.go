@@ -106,7 +106,7 @@ func TestCloseSaysWhatWentWrong(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pid := s.c.cmd.Process.Pid
+	pid := s.kids[0].cmd.Process.Pid
 	t0 := time.Now()
 	err := s.Close()
 	if err == nil || !strings.Contains(err.Error(), "did not exit within "+closeGrace.String()) {

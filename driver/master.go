@@ -367,9 +367,40 @@ func (m *master) oneSFTPAtATime() bool {
 	return m.software == "mod_sftp" || strings.HasPrefix(m.software, "mod_sftp/")
 }
 
-// args are the options that make a script's ssh use the master.
-func (m *master) args() []string {
-	return []string{"-o", "ControlMaster=no", "-o", "ControlPath=" + m.socket}
+// args are the options that make a child's ssh ride the master.
+func (m *master) args() []string { return riding(m.socket) }
+
+// riding are the options that make an ssh ride the master listening at
+// socket, and only that. OpenSSH's mux client falls back to a login of its
+// own when the master refuses it a session (the server's MaxSessions
+// reached: muxclient in mux.c returns -1 after "session request failed",
+// and ssh goes on to connect), which would be a second login nobody asked
+// for, with the user's credentials, unseen. A ProxyCommand that fails at
+// once makes that fallback fail instead, so the refusal is the child's
+// error: riding the master runs no ProxyCommand, only a connection of its
+// own would. (Given ahead of the user's options, it wins over their
+// ProxyCommand or ProxyJump, which the master has used already.)
+func riding(socket string) []string {
+	return []string{"-o", "ControlMaster=no", "-o", "ControlPath=" + socket, "-o", "ProxyCommand=false"}
+}
+
+// withoutJump is the user's options less -J, for an ssh that rides a
+// master: the master has made the jump already, and ssh refuses -J beside
+// riding's ProxyCommand ("Cannot specify -J with ProxyCommand"). A
+// ProxyJump in the user's configuration files is no such clash: riding's
+// option comes first, and the first value wins.
+func withoutJump(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-J" && (i == 0 || args[i-1] != "-o"):
+			i++ // and its value
+		case strings.HasPrefix(a, "-J") && (i == 0 || args[i-1] != "-o"):
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // stop ends the master: cmd.Cancel sends SIGTERM, which lets ssh close

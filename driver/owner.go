@@ -263,6 +263,14 @@ func (o *connOwner) masterSocket() string {
 	return filepath.Join(o.dir, "cm"+strconv.Itoa(o.nsock))
 }
 
+// sharingNone reports whether the owner has found that children cannot
+// share a connection (each connects on its own).
+func (o *connOwner) sharingNone() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.share == shareNone
+}
+
 // retire stops a master that has died or is no longer used, in the
 // background (its stop waits for ssh to say goodbye).
 func (o *connOwner) retire(m *master) {

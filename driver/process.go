@@ -64,6 +64,7 @@ type process struct {
 // processSpec is what a kind adds to the sftp command line and the child.
 type processSpec struct {
 	extra    []string // before the user's options, so that they win (ssh keeps the first value)
+	rides    bool     // extra makes ssh ride a master (riding): the user's -J is left out (withoutJump)
 	sshFirst []string // ssh options ahead of even those sftp gives ssh (see sshfirst.go)
 	defaults []string // after the user's options, so that theirs win
 	env      []string // added to the environment
@@ -97,7 +98,11 @@ func startProcess(cfg *Config, settings Settings, spec processSpec) (*process, e
 		}
 		prog, firstEnv = p, []string{env}
 	}
-	args := append(append(append([]string{}, prog[1:]...), spec.extra...), cfg.Args...)
+	user := cfg.Args
+	if spec.rides {
+		user = withoutJump(user)
+	}
+	args := append(append(append([]string{}, prog[1:]...), spec.extra...), user...)
 	args = append(args, keepAlive(cfg, settings)...)
 	args = append(args, spec.defaults...)
 	args = append(args, "-b", "-")
@@ -437,6 +442,13 @@ func (c *process) stop(why string, kind proto.Kind) {
 	}
 	c.qmu.Unlock()
 	c.kill()
+}
+
+// outstanding is how many lines have been sent and not yet carried out.
+func (c *process) outstanding() int {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return len(c.queue)
 }
 
 // stopping reports whether stop has been called: the child is on its way

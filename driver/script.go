@@ -26,6 +26,11 @@ type scriptChild struct {
 
 	unrun []*Pending // lines that never ran (an earlier one failed); valid after ended
 
+	// refused, if set, is asked about a script that never connected:
+	// whether the server refused it a session that others on the same
+	// connection have (its lines then go to another script).
+	refused func(msg string) bool
+
 	// Whether it has been given its lines, and a watch on its ssh once
 	// connected (nil if there is none to watch). Under qmu.
 	assigned bool
@@ -35,9 +40,9 @@ type scriptChild struct {
 
 // startScript starts a script over l with extra options (the master's)
 // and env (askpass).
-func startScript(cfg *Config, settings Settings, l *link, extra, env []string) (*scriptChild, error) {
+func startScript(cfg *Config, settings Settings, l *link, extra []string, rides bool, env []string) (*scriptChild, error) {
 	c := &scriptChild{link: l, watched: make(chan struct{})}
-	p, err := startProcess(cfg, settings, processSpec{extra: extra, env: env, prefix: "@", settle: c.settle})
+	p, err := startProcess(cfg, settings, processSpec{extra: extra, rides: rides, env: env, prefix: "@", settle: c.settle})
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +70,13 @@ func (c *scriptChild) settle(p *process, queue []*Pending, reason string) bool {
 		kind := p.lostKind
 		p.qmu.Unlock()
 		msg, kind := connectFailed(reason, kind)
+		if len(queue) > 1 && c.refused != nil && c.refused(msg) {
+			// Refused a session while others run over the same
+			// connection: its lines go to another script.
+			p.failAll(queue[:1], msg, kind, false)
+			c.unrun = slices.Clone(queue[1:])
+			return true
+		}
 		p.failAll(queue, msg, kind, false)
 		return true
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/proto"
+	"github.com/sftper/sftper/sftpwire"
 )
 
 // Scripts is batch mode: every command line runs in a generated `sftp -b -`
@@ -45,12 +46,14 @@ type Scripts struct {
 	closed   bool
 	link     *link
 	waiting  []*Pending            // sent, not yet in a script, in order
-	running  *scriptChild          // the script running now, if any
+	running  int                   // scripts running now, given lines
+	most     int                   // scripts that may run at once: cfg.Sessions, 1 on a server that takes one at a time
 	spares   []*scriptChild        // scripts started ahead, waiting for lines
 	live     map[*scriptChild]bool // every sftp running, for Kill
 	killed   bool
-	noSpares bool     // the server refused a spare its session, or cannot take one (oneSFTPAtATime)
-	env      []string // for every ssh: how to reach askpass
+	noSpares bool          // the server refused a spare its session, or cannot take one (oneSFTPAtATime)
+	warm     chan struct{} // closed once the attribute channel has opened, or failed to (see channelFirst)
+	env      []string      // for every ssh: how to reach askpass
 }
 
 var _ Conn = (*Scripts)(nil)
@@ -69,8 +72,10 @@ type link struct {
 // NewScripts returns batch mode's Conn, not connected yet.
 func NewScripts(cfg Config) *Scripts {
 	s := &Scripts{cfg: cfg.withDefaults(), live: map[*scriptChild]bool{}}
+	s.most = max(1, s.cfg.Sessions)
 	s.owner = newConnOwner(&s.cfg)
 	s.attrs = newAttrChannel(&s.cfg, s.owner, s.controlSocket, s.dropLink)
+	s.attrs.makeRoom = s.makeRoom
 	s.idle = sync.NewCond(&s.mu)
 	return s
 }
@@ -89,8 +94,8 @@ func (s *Scripts) Start() error {
 	return nil
 }
 
-// Send queues a line for the next script and starts one if none is
-// running.
+// Send queues a line for the next script and starts one if fewer are
+// running than may (one, unless --sessions says more).
 func (s *Scripts) Send(ctx context.Context, line string, keep LineFunc) (*Pending, error) {
 	release, err := s.owner.gate.enter(ctx, lines)
 	if err != nil {
@@ -109,7 +114,7 @@ func (s *Scripts) Send(ctx context.Context, line string, keep LineFunc) (*Pendin
 	p := newPending(line, s.killScripts)
 	p.take = keep
 	s.waiting = append(s.waiting, p)
-	if s.running == nil {
+	if s.running < s.most {
 		s.runNext()
 	}
 	releaseWhenDone(p, release)
@@ -275,11 +280,14 @@ func (s *Scripts) startMaster(l *link) *ConnError {
 		return nil
 	}
 	l.master = m
+	// The master knows the server by now (see gate).
+	s.owner.gate.setOpen(!m.oneSFTPAtATime())
 	if m.oneSFTPAtATime() && !s.noSpares {
 		// A spare connecting while a script uploads would corrupt the
 		// upload (see oneSFTPAtATime): start each script only when the
 		// one before it has ended, which runNext already does.
 		s.noSpares = true
+		s.most = 1
 		s.cfg.Log.Printf("batch mode: the server (ProFTPD's mod_sftp) cannot serve two SFTP sessions on one connection at the same time; running scripts strictly one after another, none kept ready")
 	}
 	return nil
@@ -334,11 +342,30 @@ func (s *Scripts) firstScript(l *link) (cwd string, cwdErr error, cerr *ConnErro
 	return cwd, cwdErr, nil, connected
 }
 
-// runNext runs every waiting line in one script: a spare if one is ready,
-// else a new one. Called with s.mu held.
+// runNext runs the waiting lines: in one script, a spare if one is ready,
+// else a new one; with room for several scripts, shared out among as many
+// as there is room for, so that no script holds most of the lines while
+// others could run. Called with s.mu held.
 func (s *Scripts) runNext() {
-	lines := s.waiting
-	s.waiting = nil
+	most := s.most
+	if most > 1 && !s.channelFirst() {
+		most = 1
+	}
+	for len(s.waiting) > 0 && s.running < most {
+		free := most - s.running
+		n := (len(s.waiting) + free - 1) / free
+		lines := s.waiting[:n:n]
+		s.waiting = s.waiting[n:]
+		if len(s.waiting) == 0 {
+			s.waiting = nil
+		}
+		s.runScript(lines)
+	}
+}
+
+// runScript runs lines in one script: a spare if one is ready, else a new
+// one. Called with s.mu held.
+func (s *Scripts) runScript(lines []*Pending) {
 	c, err := s.takeSpare(lines)
 	if c == nil && err == nil {
 		if c, err = s.launch(s.link); err == nil {
@@ -352,7 +379,7 @@ func (s *Scripts) runNext() {
 		}
 		return
 	}
-	s.running = c
+	s.running++
 	s.refill()
 	go func() {
 		<-c.ended
@@ -361,7 +388,7 @@ func (s *Scripts) runNext() {
 		c.qmu.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.running = nil
+		s.running--
 		if stalled && c.link == s.link && c.link != nil && !c.link.broken.Swap(true) {
 			// The connection under a request that hung is suspect:
 			// the next request connects again rather than queue
@@ -423,7 +450,7 @@ func (s *Scripts) takeSpare(lines []*Pending) (*scriptChild, error) {
 // Called with s.mu held.
 func (s *Scripts) refill() {
 	l := s.link
-	if s.closed || s.noSpares || l == nil || l.master == nil || !l.master.alive() {
+	if s.closed || s.noSpares || l == nil || l.master == nil || !l.master.alive() || !s.channelFirst() {
 		return
 	}
 	for len(s.spares) < spares {
@@ -443,7 +470,8 @@ func (s *Scripts) launch(l *link) (*scriptChild, error) {
 		return nil, errStopping
 	}
 	var extra []string
-	if l != nil && l.master != nil && l.master.alive() {
+	rides := l != nil && l.master != nil && l.master.alive()
+	if rides {
 		extra = l.master.args()
 	} else {
 		// Connecting on its own: askpass for the secret (before
@@ -452,10 +480,11 @@ func (s *Scripts) launch(l *link) (*scriptChild, error) {
 			extra = []string{"-o", "BatchMode=no"}
 		}
 	}
-	c, err := startScript(&s.cfg, s.owner.Settings(), l, extra, s.env)
+	c, err := startScript(&s.cfg, s.owner.Settings(), l, extra, rides, s.env)
 	if err != nil {
 		return nil, err
 	}
+	c.refused = func(msg string) bool { return s.refusedOne(c, msg) }
 	s.live[c] = true
 	first := c.first
 	go func() {
@@ -512,6 +541,108 @@ func (s *Scripts) launch(l *link) (*scriptChild, error) {
 	return c, nil
 }
 
+// channelFirst reports, with several scripts at once, whether the
+// attribute channel has been opened (or has failed to open), and starts
+// opening it if not: before a second script, or a spare. A server that
+// limits sessions per connection would otherwise give every session to
+// scripts and refuse the channel that atomic uploads and every listing
+// need, while a script refused is only one fewer at once. With one script
+// at a time it is opened when first needed, as ever. Called with s.mu
+// held.
+func (s *Scripts) channelFirst() bool {
+	if s.cfg.Sessions <= 1 {
+		return true
+	}
+	if s.warm == nil {
+		s.warm = make(chan struct{})
+		warm := s.warm
+		go func() {
+			defer close(warm)
+			s.Attrs(context.Background(), func(context.Context, *sftpwire.Client) (any, error) { return nil, nil }).Wait(context.Background())
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if len(s.waiting) > 0 {
+				s.runNext()
+			}
+			s.refill()
+		}()
+	}
+	select {
+	case <-s.warm:
+		return true
+	default:
+		return false
+	}
+}
+
+// makeRoom gives back a spare script's session, for the attribute
+// channel, which the server refused one: it holds sessions that nothing
+// uses yet. No more are kept ready from then on. It reports whether there
+// was one to give back.
+func (s *Scripts) makeRoom() bool {
+	s.mu.Lock()
+	var c *scriptChild
+	if len(s.spares) > 0 {
+		c = s.spares[0]
+		s.spares = slices.Delete(s.spares, 0, 1)
+	}
+	if c != nil && !s.noSpares {
+		s.noSpares = true
+		s.cfg.Log.Printf("batch mode: the server takes no more sessions on the connection than are in use; no longer keeping scripts ready")
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.stdin.Close() // a spare given no lines ends at the end of its input
+	select {
+	case <-c.ended:
+	case <-time.After(closeGrace):
+		c.kill()
+		<-c.ended
+	}
+	return true
+}
+
+// refusedOne reports whether c, a script that could not connect, was
+// refused one more session by a server that takes no more (OpenSSH's
+// MaxSessions, say), while the connection is fine: then the scripts kept
+// ready give their sessions back (and none are kept from then on), fewer
+// scripts run at once if others are running, and c's lines go to another
+// script. With nothing to give back and nothing else running, the lines
+// fail with the server's refusal.
+func (s *Scripts) refusedOne(c *scriptChild, msg string) bool {
+	s.mu.Lock()
+	if !strings.Contains(msg, sessionRefused) || c.link != s.link || c.link == nil || c.link.master == nil || !c.link.master.alive() {
+		s.mu.Unlock()
+		return false
+	}
+	spares := s.spares
+	s.spares = nil
+	if !s.noSpares {
+		s.noSpares = true
+		s.cfg.Log.Printf("batch mode: the server takes no more sessions on the connection than are in use; no longer keeping scripts ready")
+	}
+	others := s.running - 1 // c was counted when it was given lines
+	if others >= 1 && others < s.most {
+		s.most = others
+		s.cfg.Log.Printf("batch mode: the server refused one more SFTP session on the connection (%s); going on with %d scripts at once", msg, others)
+	}
+	s.mu.Unlock()
+	for _, sp := range spares {
+		sp.stdin.Close() // a spare given no lines ends at the end of its input
+	}
+	for _, sp := range spares {
+		select {
+		case <-sp.ended:
+		case <-time.After(closeGrace):
+			sp.kill()
+			<-sp.ended
+		}
+	}
+	return len(spares) > 0 || others >= 1
+}
+
 // errStopping is launch's error once Kill has been called.
 var errStopping = errors.New("sftper is stopping")
 
@@ -530,7 +661,7 @@ func (s *Scripts) Close() error {
 	defer sweeps.Wait() // see sweepParts
 	s.mu.Lock()
 	s.closed = true
-	for s.running != nil || len(s.waiting) > 0 {
+	for s.running > 0 || len(s.waiting) > 0 {
 		s.idle.Wait()
 	}
 	l := s.link

@@ -38,8 +38,9 @@ type sessionChild struct {
 
 // startSession starts a session's sftp on a fresh pseudo-terminal and
 // begins its handshake; first are options for its ssh ahead of all others
-// (see sshfirst.go).
-func startSession(cfg *Config, settings Settings, first []string) (*sessionChild, error) {
+// (see sshfirst.go), extra ahead of the user's (a master's, to ride it:
+// rides).
+func startSession(cfg *Config, settings Settings, first, extra []string, rides bool) (*sessionChild, error) {
 	var defaults []string
 	if !settings.BatchMode() {
 		// A session runs sftp in batch mode too, for its quiet output
@@ -58,7 +59,7 @@ func startSession(cfg *Config, settings Settings, first []string) (*sessionChild
 		tty.Close()
 		return nil, err
 	}
-	p, err := startProcess(cfg, settings, processSpec{sshFirst: first, extra: first, defaults: defaults, ctty: tty, prefix: "-@"})
+	p, err := startProcess(cfg, settings, processSpec{sshFirst: first, extra: extra, rides: rides, defaults: defaults, ctty: tty, prefix: "-@"})
 	tty.Close() // the child has it; keeping it would keep the pty from ending
 	if err != nil {
 		ptmx.Close()

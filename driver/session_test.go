@@ -207,13 +207,13 @@ func TestEarlyConnectFailureIsNotLost(t *testing.T) {
 		cfg := &Config{Program: []string{exe}, Destination: "fake", ConnectTimeout: time.Hour, Log: log.New(io.Discard, "", 0)}
 		var c *process
 		if batch {
-			sc, err := startScript(cfg, Settings{}, nil, nil, nil)
+			sc, err := startScript(cfg, Settings{}, nil, nil, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c = sc.process
 		} else {
-			sc, err := startSession(cfg, Settings{}, nil)
+			sc, err := startSession(cfg, Settings{}, nil, nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,7 +293,7 @@ func TestStartDir(t *testing.T) {
 func TestCancelKillsTheChild(t *testing.T) {
 	s, _ := fakeSession(t, "ok", Config{})
 	run(t, s, "pwd")
-	pid := s.c.cmd.Process.Pid
+	pid := s.kids[0].cmd.Process.Pid
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, err := Run(ctx, s, "sleep 1h"); !errors.Is(err, context.DeadlineExceeded) {
@@ -305,7 +305,7 @@ func TestCancelKillsTheChild(t *testing.T) {
 func TestCloseEndsTheChild(t *testing.T) {
 	s, _ := fakeSession(t, "ok", Config{})
 	run(t, s, "pwd")
-	pid := s.c.cmd.Process.Pid
+	pid := s.kids[0].cmd.Process.Pid
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}

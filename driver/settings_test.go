@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -48,5 +49,19 @@ func TestParseSettings(t *testing.T) {
 	var zero Settings
 	if zero.Known() || zero.NoKeepAlive() || zero.ControlPath() != "" || zero.BatchMode() {
 		t.Errorf("the zero Settings must leave everything to ssh")
+	}
+}
+
+func TestWithoutJump(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"-F", "cfg", "-J", "jump", "-o", "X=1"}, []string{"-F", "cfg", "-o", "X=1"}},
+		{[]string{"-Jjump", "-i", "key"}, []string{"-i", "key"}},
+		{[]string{"-o", "-J"}, []string{"-o", "-J"}}, // an -o value, not an option
+		{[]string{"-P", "22"}, []string{"-P", "22"}},
+		{nil, []string{}},
+	} {
+		if got := withoutJump(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("withoutJump(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -36,6 +36,7 @@ package sshdtest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -105,8 +106,14 @@ type Options struct {
 	// (default 10s).
 	ReadyTimeout time.Duration
 
-	// ExtraConfig lines are appended to sshd_config.
+	// ExtraConfig lines are appended to sshd_config (sshd keeps the first
+	// value of most keywords: one the config sets already is not changed
+	// this way).
 	ExtraConfig []string
+
+	// MaxSessions is sshd's limit on sessions (channels) per connection;
+	// 0 means 20, more than the suite opens.
+	MaxSessions int
 
 	// SFTPServer, if set, is the sftp subsystem's program instead of
 	// OpenSSH's internal-sftp: Gesftpserver, say. Sessions then start
@@ -333,7 +340,7 @@ func (s *Server) writeConfigs(hostKey string) error {
 		"PidFile none",
 		"LogLevel " + logLevel,
 		"MaxStartups 100",
-		"MaxSessions 20",
+		"MaxSessions " + strconv.Itoa(cmp.Or(s.opts.MaxSessions, 20)),
 		"LoginGraceTime 30",
 		"PrintMotd no",
 		"X11Forwarding no",
