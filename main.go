@@ -85,6 +85,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		StartDir:       o.startDir,
 		ConnectTimeout: o.connectTimeout,
 		StallTimeout:   o.stallTimeout,
+		Sessions:       o.sessions,
 		Share:          true,
 		Secret:         secret,
 		Log:            logger,
@@ -143,7 +144,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		mode = "batch"
 	}
 	runner := command.NewRunner(command.Config{Conn: sess, Version: version, Mode: mode, Log: logger.Printf})
-	code := serve(ctx, pipeline.New(in, stdout, o.framing, command.Decoders(), executor{runner}), sess, logger)
+	newPipeline := pipeline.New
+	if o.unordered {
+		newPipeline = pipeline.NewUnordered
+	}
+	code := serve(ctx, newPipeline(in, stdout, o.framing, command.Decoders(), executor{runner}), sess, logger)
 	close(served)
 	if hungUp.Load() && code == 0 && in.eof.Load() {
 		// The reader left after the last result, as the input ended:

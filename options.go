@@ -48,8 +48,20 @@ sftper options:
                                pseudo-terminal; batch: each request as a
                                generated "sftp -b" script (BatchMode=yes),
                                sharing one connection through a ControlMaster
+  --sessions N                 up to N sftp sessions side by side on the one
+                               login, started while requests wait (default
+                               1; 1 to 64): for many files over a network
+  --unordered                  write each result as soon as it is done, with
+                               its request's id (every request needs one),
+                               instead of in request order
   --help, --version
 `
+
+// maxSessions bounds --sessions: a server takes few sessions on one
+// connection (OpenSSH's MaxSessions and ProFTPD's SFTPMaxChannels are 10
+// by default), and beyond a few dozen sftp processes a machine spends more
+// on them than it gains.
+const maxSessions = 64
 
 // options is the parsed command line.
 type options struct {
@@ -59,6 +71,8 @@ type options struct {
 	connectTimeout time.Duration
 	stallTimeout   time.Duration
 	batch          bool // --mode batch
+	sessions       int  // --sessions
+	unordered      bool // --unordered
 	passwordFile   string
 	destination    string // as sftp takes it, without a path
 	startDir       string
@@ -69,7 +83,7 @@ type options struct {
 // take a value either attached (-oX=Y) or as the next word, long options
 // take --name=value or --name value, and "--" ends the options.
 func parseArgs(args []string, getenv func(string) string) (*options, error) {
-	o := &options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout}
+	o := &options{framing: proto.FramingAuto, connectTimeout: 30 * time.Second, stallTimeout: driver.DefaultStallTimeout, sessions: 1}
 	sftpCommand, haveCommand := "", false
 	var positional []string
 	for i := 0; i < len(args); i++ {
@@ -95,7 +109,9 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 				o.help = true
 			case "version":
 				o.version = true
-			case "framing", "sftp-command", "connect-timeout", "stall-timeout", "mode", "password-file":
+			case "unordered":
+				o.unordered = true
+			case "framing", "sftp-command", "connect-timeout", "stall-timeout", "mode", "password-file", "sessions":
 				val, err := value("--"+name, v, has)
 				if err != nil {
 					return nil, err
@@ -121,6 +137,12 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 						// count as a stall.
 						return nil, fmt.Errorf("stall timeout must be at least 1s, got %q", val)
 					}
+				case "sessions":
+					n, err := strconv.Atoi(val)
+					if err != nil || n < 1 || n > maxSessions {
+						return nil, fmt.Errorf("bad --sessions %q (want a whole number from 1 to %d)", val, maxSessions)
+					}
+					o.sessions = n
 				case "password-file":
 					if val == "" {
 						return nil, errors.New("--password-file needs a file name")
@@ -139,7 +161,7 @@ func parseArgs(args []string, getenv func(string) string) (*options, error) {
 			default:
 				return nil, fmt.Errorf("unknown option --%s", name)
 			}
-			if (name == "help" || name == "version") && has {
+			if (name == "help" || name == "version" || name == "unordered") && has {
 				return nil, fmt.Errorf("option --%s takes no value", name)
 			}
 		case len(a) > 1 && a[0] == '-':
