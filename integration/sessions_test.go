@@ -280,3 +280,79 @@ func TestBatchRoomForTheChannel(t *testing.T) {
 		t.Errorf("%d logins, want 1:\n%s", n, s.p.Stderr())
 	}
 }
+
+// TestUnordered: with --unordered and --sessions 4, every request's result
+// comes back once, with its id, as soon as it is done; a request without
+// an id is refused; requests about one path still keep their order.
+func TestUnordered(t *testing.T) {
+	eachMode(t, func(t *testing.T, m mode) {
+		s := start(t, runOpts{mode: m}, append([]string{"--unordered", "--sessions", "4"}, defaultArgs()...)...)
+		_, abs := remoteDir(t, srv)
+		local := t.TempDir()
+		const n = 120
+		for i := range n {
+			writeFile(t, nil, filepath.Join(local, fmt.Sprintf("f%d", i)), bytes.Repeat([]byte{byte(i)}, 100*i))
+		}
+		go func() {
+			for i := range n {
+				r := put(filepath.Join(local, fmt.Sprintf("f%d", i)), filepath.Join(abs, fmt.Sprintf("f%d", i)))
+				r["id"] = fmt.Sprintf("put-%d", i)
+				b, _ := json.Marshal(r)
+				s.p.Send(b, reqTimeout)
+			}
+			// Then one path, in order, and a request without an id.
+			for i := range 10 {
+				r := put(filepath.Join(local, fmt.Sprintf("f%d", i)), filepath.Join(abs, "one"))
+				r["id"] = fmt.Sprintf("one-%d", i)
+				b, _ := json.Marshal(r)
+				s.p.Send(b, reqTimeout)
+			}
+			b, _ := json.Marshal(listdir(abs))
+			s.p.Send(b, reqTimeout)
+		}()
+		seen := map[string]bool{}
+		var order []string
+		fails := 0
+		for range n + 11 {
+			b, err := s.p.Recv(2 * reqTimeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, _ := client.Decode(b)
+			if res.Status == "fail" {
+				if res.ID != nil || !strings.Contains(res.Message, "id") {
+					t.Errorf("the request without an id: %s", b)
+				}
+				fails++
+				continue
+			}
+			var id string
+			json.Unmarshal(res.ID, &id)
+			if res.Status != "ok" || id == "" || seen[id] {
+				t.Fatalf("result %s", b)
+			}
+			seen[id] = true
+			if strings.HasPrefix(id, "one-") {
+				order = append(order, id)
+			}
+		}
+		if len(seen) != n+10 || fails != 1 {
+			t.Errorf("%d ok results and %d fails, want %d and 1", len(seen), fails, n+10)
+		}
+		for i, id := range order {
+			if id != fmt.Sprintf("one-%d", i) {
+				t.Errorf("results for one path came in the order %q", order)
+				break
+			}
+		}
+		if got := readFile(t, filepath.Join(abs, "one")); !bytes.Equal(got, bytes.Repeat([]byte{9}, 900)) {
+			t.Errorf("one holds %d bytes, not the last PUT's", len(got))
+		}
+		for i := range n {
+			if got := readFile(t, filepath.Join(abs, fmt.Sprintf("f%d", i))); len(got) != 100*i {
+				t.Errorf("f%d holds %d bytes", i, len(got))
+			}
+		}
+		s.finish()
+	})
+}
