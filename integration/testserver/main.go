@@ -8,7 +8,11 @@
 //	 "user": NAME, "port": N, "log_file": PATH}
 //
 // `sftp -F ssh_config alias` logs in as user, starting in home (owned by
-// uid and gid). Then it reads commands, one a line, on stdin, and answers
+// uid and gid). With -password (root only) the server also takes the
+// "password" method and the login account gets a random password: the
+// line then also has "password" and "password_config", an ssh_config for
+// alias that offers no key, so that ssh asks for the password. Then it
+// reads commands, one a line, on stdin, and answers
 // each with one JSON line:
 //
 //	kill-connections   {"killed": N}: every logged-in connection dropped
@@ -22,6 +26,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -41,11 +46,17 @@ type ready struct {
 	User      string `json:"user"`
 	Port      int    `json:"port"`
 	LogFile   string `json:"log_file"`
+
+	// With -password only.
+	Password       string `json:"password,omitempty"`
+	PasswordConfig string `json:"password_config,omitempty"`
 }
 
 func main() {
-	if len(os.Args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: testserver (no arguments; commands on stdin)")
+	password := flag.Bool("password", false, "give the login account a password and offer the password method (root only)")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: testserver [-password] (commands on stdin)")
 		os.Exit(2)
 	}
 	// Taken before the server starts, so that a SIGTERM during start-up
@@ -53,18 +64,26 @@ func main() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 
-	srv, err := sshdtest.Start(sshdtest.Options{})
+	srv, err := sshdtest.Start(sshdtest.Options{Password: *password})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testserver:", err)
 		os.Exit(1)
 	}
 	defer srv.Cleanup()
 
-	out := json.NewEncoder(os.Stdout)
-	if err := out.Encode(ready{
+	r := ready{
 		SSHConfig: srv.SSHConfig, Alias: sshdtest.Alias, Home: srv.Home,
 		UID: srv.UID, GID: srv.GID, User: srv.User, Port: srv.Port, LogFile: srv.LogFile,
-	}); err != nil {
+	}
+	if *password {
+		r.Password = string(srv.Password)
+		if r.PasswordConfig, err = srv.PasswordPromptConfig(); err != nil {
+			fmt.Fprintln(os.Stderr, "testserver:", err)
+			return
+		}
+	}
+	out := json.NewEncoder(os.Stdout)
+	if err := out.Encode(r); err != nil {
 		fmt.Fprintln(os.Stderr, "testserver:", err)
 		return
 	}
