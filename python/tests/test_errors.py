@@ -49,8 +49,9 @@ def test_permission_denied(sftp, remote, local):
     expect(PermissionError, "permission_denied", errno.EACCES, sftp.get, remote.r("secret"), os.path.join(local, "s"))
     expect(PermissionError, "permission_denied", errno.EACCES, sftp.listdir, remote.r("noread"))
     expect(PermissionError, "permission_denied", errno.EACCES, sftp.mkdir, remote.r("ro", "d"))
-    assert "Permission denied" in str(
-        expect(PermissionError, "permission_denied", errno.EACCES, sftp.chmod, remote.r("secret"), 0o644))
+    if os.geteuid() == 0:  # only root can make a file the login account does not own
+        assert "Permission denied" in str(
+            expect(PermissionError, "permission_denied", errno.EACCES, sftp.chmod, remote.r("secret"), 0o644))
 
 
 def test_not_a_directory(sftp, remote):
