@@ -561,10 +561,7 @@ class SFTPClient(object):
         prog.finish(size)
         if not confirm:
             return SFTPAttributes()
-        attrs = SFTPAttributes._from_sftper(_data(calls[1]))
-        if attrs.st_size != size:
-            raise IOError("size mismatch in put!  {} != {}".format(attrs.st_size, size))
-        return attrs
+        return _confirmed(rp, size, _data(calls[1]))
 
     def putfo(self, fl, remotepath, file_size=0, callback=None, confirm=True):
         """Uploads what the file object fl reads to remotepath, through a
@@ -770,9 +767,7 @@ class SFTPClient(object):
             try:
                 size = _data(calls[k]).get("size")
                 if confirm:
-                    attrs = SFTPAttributes._from_sftper(_data(calls[len(puts) + k]))
-                    if attrs.st_size != size:
-                        raise IOError("size mismatch in put!  {} != {}".format(attrs.st_size, size))
+                    attrs = _confirmed(items[i][1], size, _data(calls[len(puts) + k]))
                 else:
                     attrs = SFTPAttributes()
                     attrs.st_size = size
@@ -840,6 +835,23 @@ def _data(call):
     if r.get("status") == "ok":
         return r.get("data")
     raise from_result(r)
+
+
+def _confirmed(remotepath, size, data):
+    """put's confirm: the attributes STAT gave after the upload, checked
+    against the size uploaded as paramiko checks them."""
+    attrs = SFTPAttributes._from_sftper(data)
+    if attrs.st_mode is not None and stat.S_ISDIR(attrs.st_mode):
+        # sftper's PUT stores the file inside a directory dest, where
+        # paramiko fails to open it: say so rather than "size mismatch".
+        raise file_error(
+            errno.EISDIR,
+            "%s is a directory: the file was stored inside it, under its own name" % remotepath,
+            "is_a_directory",
+        )
+    if attrs.st_size != size:
+        raise IOError("size mismatch in put!  {} != {}".format(attrs.st_size, size))
+    return attrs
 
 
 def _many(results, return_exceptions):

@@ -56,6 +56,19 @@ def test_put_preserve_mtime(sftp, remote, local):
     assert (int(st.st_atime), int(st.st_mtime)) == (1000000000, 1200000000)
 
 
+def test_put_into_a_directory(sftp, remote, local):
+    """paramiko cannot open a directory as the file; sftper's PUT stores
+    the file inside it, and confirm says so."""
+    remote.mkdir("d")
+    src = write_local(os.path.join(local, "a.txt"), b"a")
+    with pytest.raises(IsADirectoryError) as e:
+        sftp.put(src, remote.r("d"))
+    assert e.value.kind == "is_a_directory" and "inside" in str(e.value)
+    assert remote.read("d/a.txt") == b"a"
+    results = sftp.put_many([(src, remote.r("d"))], return_exceptions=True)
+    assert isinstance(results[0], IsADirectoryError)
+
+
 def test_putfo(sftp, remote):
     seen = []
     attrs = sftp.putfo(io.BytesIO(b"from a file object"), remote.r("fo"), 18, lambda a, b: seen.append((a, b)))
