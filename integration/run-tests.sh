@@ -3,9 +3,10 @@
 #
 # Installs the OpenSSH client and server when missing (root only), checks
 # gofmt and go vet, then runs every test with the race detector from the
-# repository root. The integration tests skip when OpenSSH is missing,
-# except when CI is set (non-empty): then they fail. CI is passed through
-# as found, never set here.
+# repository root, then the Python client's tests (python/tests). The
+# integration tests skip when OpenSSH is missing, except when CI is set
+# (non-empty): then they fail. CI is passed through as found, never set
+# here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -69,3 +70,27 @@ bash bench/run.sh -smoke
 
 echo "== go test -race (CI=${CI:-})"
 go test -race -count=1 ./...
+
+# The Python client's tests run with Debian's python3 (a python3 earlier in
+# PATH, pyenv or a venv, would not see Debian's packages), against the same
+# real sshd; pytest and, for the mirror script, paramiko are installed when
+# missing.
+echo "== python tests (CI=${CI:-})"
+pypkgs=()
+if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1; then
+  pypkgs+=(python3-pytest)
+fi
+if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import paramiko' >/dev/null 2>&1; then
+  pypkgs+=(python3-paramiko)
+fi
+if [ ${#pypkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "run-tests.sh: missing ${pypkgs[*]}; install as root: apt-get install -y ${pypkgs[*]}" >&2
+    exit 1
+  fi
+  echo "== installing ${pypkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${pypkgs[@]}" </dev/null
+fi
+/usr/bin/python3 -m pytest -q python/tests
