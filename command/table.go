@@ -137,7 +137,10 @@ type Job interface {
 	// Result waits for sftp to be done with the request, finishes it (a
 	// GET's rename, a LISTDIR's parse) and returns its result, without
 	// the request's id. Finishing runs in the caller's goroutine: one
-	// goroutine calls Result of every Job, in the order they began.
+	// goroutine calls Result of every Job, in the order the pipeline
+	// answers them (request order, or the order they are done in with
+	// --unordered); requests whose finishing touches the same files are
+	// kept apart by their hazards, not by that order.
 	Result() *proto.Response
 }
 
