@@ -217,6 +217,9 @@ type upload struct {
 	attrs             sftpwire.Attrs // the source's mode and times, with "preserve"
 	atomic, fsyncDone *bool
 	sent              atomic.Pointer[driver.Pending] // the put line, once sent
+	looked            step                           // what is at dest, asked beside the upload (atomic)
+	look              looked                         // its answer, once looked is done
+	lookErr           error                          // its error
 
 	// Of one file of a tree (put_tree.go):
 	rel     string      // its path below the tree's root
@@ -227,7 +230,23 @@ type upload struct {
 }
 
 // send sends the put line, then (atomic) puts the partial file in place.
+// What is at dest (see putInPlace) is asked on the attribute channel at
+// the same time as the upload, not after it: the rename then waits for
+// one round trip after sftp is done, not two. (What changes at dest
+// meanwhile is another writer's race with this one, as it would be
+// anyway.)
 func (u *upload) send(e *env) step {
+	if u.op.Atomic && !u.exact {
+		u.looked = e.call(func(ctx context.Context, c *sftpwire.Client) (any, error) {
+			a, there, err := lookAt(ctx, c, u.dest)
+			return looked{a, there}, err
+		}, func(v any, err error) (Result, error) {
+			if err == nil {
+				u.look = v.(looked)
+			}
+			return Result{}, err
+		})
+	}
 	sent := finished(Result{}, nil)
 	if u.line != "" {
 		sent = e.send(u.line, nil, func(out []string, err error) (Result, error) {
@@ -262,6 +281,15 @@ func (u *upload) send(e *env) step {
 		}
 		if !u.op.Atomic && !u.op.Fsync && !(u.line == "" && u.op.Preserve) {
 			return finished(u.result(), nil)
+		}
+		if u.looked.done != nil {
+			// Its answer, before the call that uses it takes its turn
+			// on the channel.
+			select {
+			case <-u.looked.done:
+			case <-e.ctx.Done():
+			}
+			_, u.lookErr = u.looked.result()
 		}
 		return e.call(func(ctx context.Context, c *sftpwire.Client) (any, error) {
 			if u.op.Fsync {
@@ -312,6 +340,21 @@ func leftPartial(err error) bool {
 	return !errors.As(err, &ce)
 }
 
+// looked is what a look at a path found.
+type looked struct {
+	attrs sftpwire.Attrs
+	there bool
+}
+
+// lookedAt is what u.looked found at dest, if it asked (send has waited
+// for its answer); ok is false when the look is still to be made.
+func (u *upload) lookedAt() (looked, bool, error) {
+	if u.looked.done == nil {
+		return looked{}, false, nil
+	}
+	return u.look, u.lookErr == nil, u.lookErr
+}
+
 // putInPlace renames the complete partial file over the file dest names,
 // atomically where the server can, and reports whether it could.
 //
@@ -324,9 +367,15 @@ func leftPartial(err error) bool {
 // the source's instead.
 func putInPlace(ctx context.Context, c *sftpwire.Client, u *upload) (bool, error) {
 	final := u.dest
-	a, there, err := lookAt(ctx, c, final)
+	l, ok, err := u.lookedAt()
 	if err != nil {
 		return false, err
+	}
+	a, there := l.attrs, l.there
+	if !ok {
+		if a, there, err = lookAt(ctx, c, final); err != nil {
+			return false, err
+		}
 	}
 	if there && !u.exact && a.Permissions&modeType == modeSymlink {
 		real, err := c.RealPath(ctx, final)

@@ -117,8 +117,9 @@ type Config struct {
 
 // Runner carries out requests on one connection.
 type Runner struct {
-	cfg   Config
-	names []string // for HELLO
+	cfg      Config
+	names    []string      // for HELLO
+	listings chan struct{} // LISTDIRs being read at once (listingsAtOnce)
 }
 
 // NewRunner returns a Runner for cfg.
@@ -126,7 +127,7 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
 	}
-	return &Runner{cfg: cfg, names: Names()}
+	return &Runner{cfg: cfg, names: Names(), listings: make(chan struct{}, listingsAtOnce)}
 }
 
 // Job is one request being carried out.

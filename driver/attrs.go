@@ -112,14 +112,14 @@ func newAttrChannel(cfg *Config, owner *connOwner, route func(ctx context.Contex
 	return &attrChannel{cfg: cfg, owner: owner, route: route, suspect: suspect, slots: make(chan struct{}, attrCallsAtOnce)}
 }
 
-// attrCallsAtOnce is how many calls run on the channel at the same time.
-// More than one, so that a stream of STATs does not wait a round trip
-// each; few, because each call may hold a whole listing until its result
-// is written, and results are written in request order. Measured with 32
-// listings of 3,000 entries in flight (integration/memory_test.go),
-// sftper's peak RSS: 49 MB with every call at once, 27 MB with 4, against
-// 10 MB with 2 in flight.
-const attrCallsAtOnce = 2
+// attrCallsAtOnce is how many calls run on the channel at the same time:
+// enough that a stream of small ones (STATs, the renames of atomic PUTs
+// from several sessions) keeps a round trip's worth in flight across a
+// network instead of waiting a round trip each; bounded, so that a burst
+// cannot start a goroutine and a request per call without limit. What a
+// call may hold is its caller's to bound: LISTDIR keeps two listings at
+// once (command.listingsAtOnce).
+const attrCallsAtOnce = 32
 
 // run runs f once the gate lets a call through, in the background.
 func (a *attrChannel) run(ctx context.Context, g *gate, f AttrFunc) *Call {
