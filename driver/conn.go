@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -183,6 +184,37 @@ type Pending struct {
 	lines   []string
 	done    chan struct{}
 	err     error
+
+	afterMu  sync.Mutex
+	after    []func() // run once done, by whoever ends it (whenDone)
+	finished bool
+}
+
+// end marks p done (its lines and err set before), and runs what was to
+// run then.
+func (p *Pending) end() {
+	close(p.done)
+	p.afterMu.Lock()
+	fs := p.after
+	p.after, p.finished = nil, true
+	p.afterMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// whenDone runs f once p is done: at once if it is, else from the
+// goroutine that ends it (which must not wait for anything f waits for).
+// Cheaper than a goroutine waiting on Done for each line.
+func (p *Pending) whenDone(f func()) {
+	p.afterMu.Lock()
+	if p.finished {
+		p.afterMu.Unlock()
+		f()
+		return
+	}
+	p.after = append(p.after, f)
+	p.afterMu.Unlock()
 }
 
 func newPending(line string, kill func()) *Pending {

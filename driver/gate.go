@@ -105,14 +105,4 @@ func (g *gate) setOpen(open bool) {
 }
 
 // releaseWhenDone releases once the line p is done.
-func releaseWhenDone(p *Pending, release func()) {
-	select {
-	case <-p.done:
-		release()
-	default:
-		go func() {
-			<-p.done
-			release()
-		}()
-	}
-}
+func releaseWhenDone(p *Pending, release func()) { p.whenDone(release) }

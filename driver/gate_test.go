@@ -113,7 +113,7 @@ func TestReleaseWhenDone(t *testing.T) {
 		t.Fatal("a call went through before the line was done")
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(p.done)
+	p.end()
 	select {
 	case r := <-got:
 		r()

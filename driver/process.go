@@ -372,7 +372,7 @@ func (c *process) routeLine(ln string) int {
 		c.queue = c.queue[1:]
 		left := len(c.queue)
 		c.qmu.Unlock()
-		close(p.done)
+		p.end()
 		return left
 	}
 	// Everything up to the marker belongs to this command, parse errors
@@ -422,7 +422,7 @@ func (c *process) failAll(queue []*Pending, msg string, kind proto.Kind, connect
 			k = proto.KindConnectionLost
 		}
 		p.err = &ConnError{Msg: m, Sent: i == 0 && connected, Kind: k}
-		close(p.done)
+		p.end()
 	}
 }
 

@@ -95,7 +95,7 @@ func (c *scriptChild) settle(p *process, queue []*Pending, reason string) bool {
 	steps := p.seq - 1 // the first marker is not a step
 	p.cfg.Log.Printf("batch: script step %d of %d failed and sftp stopped there (%s); %d later step(s) go to the next script",
 		steps-len(queue)+1, steps, why, len(queue)-1)
-	close(head.done)
+	head.end()
 	c.unrun = slices.Clone(queue[1:]) // not the failed head's array
 	return true
 }

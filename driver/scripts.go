@@ -375,7 +375,7 @@ func (s *Scripts) runScript(lines []*Pending) {
 	if err != nil {
 		for _, p := range lines {
 			p.err = launchFailed(err)
-			close(p.done)
+			p.end()
 		}
 		return
 	}
@@ -400,7 +400,7 @@ func (s *Scripts) runScript(lines []*Pending) {
 		if s.killed {
 			for _, p := range s.waiting {
 				p.err = stoppingError()
-				close(p.done)
+				p.end()
 			}
 			s.waiting = nil
 		}
@@ -692,7 +692,7 @@ func (s *Scripts) Kill() {
 	s.waiting = nil
 	for _, p := range waiting {
 		p.err = stoppingError()
-		close(p.done)
+		p.end()
 	}
 	children := s.children()
 	s.mu.Unlock()

@@ -43,7 +43,8 @@ type Session struct {
 	most   int             // children at most: cfg.Sessions, less what the server would not take
 	master *master         // the shared connection of several children, when sftper runs one
 	closed bool
-	room   chan struct{}                   // closed (and replaced) when a line ends or a child is ready or gone
+	roomMu sync.Mutex
+	room   chan struct{}                   // closed (and replaced) when a line ends or a child is ready or gone; under roomMu
 	warm   chan struct{}                   // closed once the attribute channel has opened, or failed to (see channelFirst)
 	live   atomic.Pointer[[]*sessionChild] // kids, readable without mu for Kill
 }
@@ -155,6 +156,10 @@ func (s *Session) pick(ctx context.Context) (*sessionChild, <-chan struct{}, err
 	if s.closed {
 		return nil, nil, ErrClosed
 	}
+	// The channel to wait on is taken before the children's queues are
+	// read: a line that ends after this closes it, so no wake-up falls
+	// between the reading and the waiting (signalRoom does not take s.mu).
+	room := s.roomCh()
 	s.dropStale()
 	if len(s.kids) == 0 {
 		// The first (again): wait for it, as with one child.
@@ -191,7 +196,7 @@ func (s *Session) pick(ctx context.Context) (*sessionChild, <-chan struct{}, err
 	if bestQueue < sessionDepth || s.most == 1 {
 		return best, nil, nil
 	}
-	return nil, s.roomCh(), nil
+	return nil, room, nil
 }
 
 // several reports whether this Session may run more than one child: then
@@ -283,7 +288,7 @@ func (s *Session) dropStale() {
 		}
 	}
 	s.setKids(kept)
-	s.signalRoomLocked()
+	s.signalRoom()
 	if failed != nil && ready > 0 && ready < s.most && (s.master == nil || s.master.alive()) {
 		s.most = ready
 		s.cfg.Log.Printf("the server refused one more SFTP session on the connection (%s); going on with %d at once", failed.Msg, ready)
@@ -291,21 +296,20 @@ func (s *Session) dropStale() {
 }
 
 // roomCh is closed the next time a line ends or a child is ready or gone.
-// Called with s.mu held.
 func (s *Session) roomCh() <-chan struct{} {
+	s.roomMu.Lock()
+	defer s.roomMu.Unlock()
 	if s.room == nil {
 		s.room = make(chan struct{})
 	}
 	return s.room
 }
 
+// signalRoom wakes what waits on roomCh. It takes no other lock: it runs
+// where a line ends, in the goroutine that reads sftp's output.
 func (s *Session) signalRoom() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.signalRoomLocked()
-}
-
-func (s *Session) signalRoomLocked() {
+	s.roomMu.Lock()
+	defer s.roomMu.Unlock()
 	if s.room != nil {
 		close(s.room)
 		s.room = nil
@@ -456,7 +460,7 @@ func (s *Session) Close() error {
 		err = errors.Join(err, c.closeSession())
 	}
 	s.setKids(nil)
-	s.signalRoomLocked()
+	s.signalRoom()
 	return errors.Join(err, s.owner.Close())
 }
 
