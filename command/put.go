@@ -247,6 +247,18 @@ func (u *upload) send(e *env) step {
 			return Result{}, err
 		})
 	}
+	if !u.op.Atomic && !u.op.Fsync && u.line != "" {
+		// Nothing to do after the line: its step is the request's,
+		// with no goroutine waiting in between.
+		st := e.send(u.line, nil, func(out []string, err error) (Result, error) {
+			if err := putFailure(out, err); err != nil {
+				return Result{}, err
+			}
+			return u.result(), nil
+		})
+		u.sent.Store(st.pending)
+		return st
+	}
 	sent := finished(Result{}, nil)
 	if u.line != "" {
 		sent = e.send(u.line, nil, func(out []string, err error) (Result, error) {
