@@ -52,7 +52,7 @@ func newContenders(e *env) []*contender {
 		// temporary name, then renamed on the server); this row is the
 		// same sftper with "atomic": false on every PUT, writing into the
 		// destination itself as sftp does: what atomicity costs.
-		{key: "noatomic", name: "sftper atomic:false", applies: uploads,
+		{key: "noatomic", name: "sftper atomic:false", applies: loopbackUploads,
 			run: func(e *env, w *workload) (measurement, error) {
 				return runSftper(e, e.sftper, w, nil, map[string]any{"atomic": false})
 			}},
@@ -68,11 +68,11 @@ func newContenders(e *env) []*contender {
 		{key: "scp", name: "scp", applies: scpApplies, run: runSCP},
 		{key: "paramiko", name: "paramiko", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runLibrary(e, w, exec.Command(e.python, e.paramikoScript, e.srv.SSHConfig, sshdtest.Alias))
+				return runLibrary(e, w, exec.Command(e.python, e.paramikoScript, w.sshConfig(e), sshdtest.Alias))
 			}},
 		{key: "pkgsftp", name: "pkg/sftp over ssh", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runLibrary(e, w, exec.Command(e.pkgsftp, e.srv.SSHConfig, sshdtest.Alias))
+				return runLibrary(e, w, exec.Command(e.pkgsftp, w.sshConfig(e), sshdtest.Alias))
 			}},
 	}
 	byKey := func(key string) *contender {
@@ -92,9 +92,12 @@ func newContenders(e *env) []*contender {
 	return cs
 }
 
-// uploads: the atomic:false row differs from sftper's only where there is
-// a PUT.
-func uploads(w *workload) string {
+// loopbackUploads: the atomic:false row differs from sftper's only where
+// there is a PUT; the round-trip workloads run issue 13's contenders only.
+func loopbackUploads(w *workload) string {
+	if w.rtt > 0 {
+		return "the round-trip workloads run issue 13's contenders only"
+	}
 	for _, o := range w.ops {
 		if o.kind == opPut || o.kind == opPutTree {
 			return ""
@@ -128,7 +131,7 @@ func runOpenSSH(e *env, w *workload) (measurement, error) {
 		return measurement{}, err
 	}
 	defer os.Remove(batch)
-	cmd := exec.Command(e.sftp, "-F", e.srv.SSHConfig, "-b", batch, sshdtest.Alias)
+	cmd := exec.Command(e.sftp, "-F", w.sshConfig(e), "-b", batch, sshdtest.Alias)
 	cmd.Dir = e.local
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -274,7 +277,7 @@ func runSftper(e *env, bin string, w *workload, extra []string, putArgs map[stri
 		}
 		reqs[i] = append(b, '\n')
 	}
-	args := append(slices.Clone(extra), "-F", e.srv.SSHConfig, sshdtest.Alias)
+	args := append(slices.Clone(extra), "-F", w.sshConfig(e), sshdtest.Alias)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.local
 	var stderr bytes.Buffer
@@ -420,7 +423,7 @@ func runSCP(e *env, w *workload) (measurement, error) {
 			return measurement{}, fmt.Errorf("remote directory holds %d entries, not the %d to get", len(ents), len(w.ops))
 		}
 	}
-	cmd := exec.Command(e.scp, append([]string{"-F", e.srv.SSHConfig}, args...)...)
+	cmd := exec.Command(e.scp, append([]string{"-F", w.sshConfig(e)}, args...)...)
 	cmd.Dir = e.local
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
