@@ -56,6 +56,18 @@ func newContenders(e *env) []*contender {
 			run: func(e *env, w *workload) (measurement, error) {
 				return runSftper(e, e.sftper, w, nil, map[string]any{"atomic": false})
 			}},
+		// Issue 13's --sessions N: up to N sftp children on the one
+		// connection, each request handed to an idle one. 4 on the
+		// loopback many-file workloads (it must cost nothing there) and
+		// through the delay proxy; 8 through the proxy only.
+		{key: "sessions4", name: "sftper 4 sessions", applies: sessionsApply(4),
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, []string{"--sessions", "4"}, nil)
+			}},
+		{key: "sessions8", name: "sftper 8 sessions", applies: sessionsApply(8),
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, []string{"--sessions", "8"}, nil)
+			}},
 		// The same two as sftper and sftper batch built from another
 		// checkout (-base), for an A/B of a change in one run on one
 		// noisy machine.
@@ -82,6 +94,11 @@ func newContenders(e *env) []*contender {
 	if !e.batchMode {
 		byKey("batch").skip = "not run: this sftper's --help does not mention --mode"
 	}
+	if !e.sessions {
+		for _, k := range []string{"sessions4", "sessions8"} {
+			byKey(k).skip = "not run: this sftper's --help does not mention --sessions"
+		}
+	}
 	if e.base == "" {
 		// Nothing to compare with: not even a row.
 		return slices.DeleteFunc(cs, func(c *contender) bool { return c.key == "base" || c.key == "base-batch" })
@@ -104,6 +121,22 @@ func loopbackUploads(w *workload) string {
 		}
 	}
 	return "it differs from sftper only in PUTs"
+}
+
+// sessionsApply: sftper with n sessions runs every round-trip workload,
+// and with 4 the loopback many-file PUT and GET (3 and 4) too.
+func sessionsApply(n int) func(w *workload) string {
+	return func(w *workload) string {
+		switch {
+		case w.rtt > 0:
+			return ""
+		case n == 4 && (w.num == 3 || w.num == 4):
+			return ""
+		case n == 4:
+			return "on loopback, only the many-file workloads (3, 4)"
+		}
+		return "only the round-trip workloads"
+	}
 }
 
 // runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.

@@ -37,6 +37,7 @@ type env struct {
 	scp    string // the OpenSSH scp client
 
 	batchMode      bool   // this sftper knows --mode (batch)
+	sessions       bool   // this sftper knows --sessions
 	baseBatchMode  bool   // so does the base sftper
 	python         string // the python3 that has Debian's python3-paramiko
 	paramikoScript string // paramiko_client.py
@@ -73,7 +74,7 @@ func main() {
 	flag.IntVar(&o.sizes.rttFiles, "rtt-files", 1000, "files in the many-file PUTs and GETs through the delay proxy")
 	flag.IntVar(&rttMiB, "rtt-mib", 256, "MiB in the one-file PUT and GET through the delay proxy")
 	flag.StringVar(&only, "only", "", "comma-separated workload numbers or ranges to run, e.g. 1,2,5 or 10-13 (default all)")
-	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
+	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,sessions4,sessions8,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
@@ -117,7 +118,7 @@ func main() {
 	if cs != "" {
 		o.contenders = map[string]bool{"sftp": true}
 		for _, s := range strings.Split(cs, ",") {
-			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "sessions4", "sessions8", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
 			o.contenders[s] = true
 		}
 	}
@@ -207,6 +208,9 @@ func run(o options) error {
 		return err
 	}
 	if e.batchMode, err = helpMentions(e.sftper, "--mode"); err != nil {
+		return err
+	}
+	if e.sessions, err = helpMentions(e.sftper, "--sessions"); err != nil {
 		return err
 	}
 	for _, p := range []struct {
@@ -445,8 +449,8 @@ func buildPkgSFTP(dir string) (string, error) {
 	return bin, nil
 }
 
-// helpMentions tells whether this sftper has an option (--mode), from
-// its --help.
+// helpMentions tells whether this sftper has an option (--mode,
+// --sessions), from its --help.
 func helpMentions(sftper, option string) (bool, error) {
 	out, err := exec.Command(sftper, "--help").CombinedOutput()
 	if err != nil {
