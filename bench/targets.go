@@ -36,7 +36,7 @@ func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
 		if !judged {
 			v, got = "not judged", "not in this run"
 		}
-		fmt.Printf("  %-10s  %-62s  %s\n", v, target, got)
+		fmt.Printf("  %-10s  %-66s  %s\n", v, target, got)
 	}
 	// ratio is a's median over b's, for workload num.
 	ratio := func(num int, a, b string) (float64, bool) {
@@ -139,7 +139,7 @@ func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
 		num, ok := rttNum(small, job)
 		label := fmt.Sprintf("%d", num)
 		if !ok {
-			label = fmt.Sprintf("%v %s", small, job)
+			label = job.String()
 		}
 		r, judged := ratio(num, "sftp", "sessions8")
 		judged = judged && ok
@@ -167,7 +167,7 @@ func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
 		num, ok := rttNum(bulk, job)
 		label := fmt.Sprintf("%d", num)
 		if !ok {
-			label = fmt.Sprintf("%v %s", bulk, job)
+			label = job.String()
 		}
 		r, judged := ratio(num, "sftper", "sftp")
 		judged = judged && ok
