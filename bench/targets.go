@@ -171,6 +171,6 @@ func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
 		}
 		r, judged := ratio(num, "sftper", "sftp")
 		judged = judged && ok
-		line(label+": sftper's throughput >= 0.95 x sftp's (100 ms)", fmt.Sprintf("%.2f x sftp's throughput", 1/r), judged && 1/r >= 0.95, judged)
+		line(label+": sftper's throughput >= 0.95 x sftp's (100 ms)", fmt.Sprintf("%.3f x sftp's throughput", 1/r), judged && 1/r >= 0.95, judged)
 	}
 }
