@@ -52,9 +52,21 @@ func newContenders(e *env) []*contender {
 		// temporary name, then renamed on the server); this row is the
 		// same sftper with "atomic": false on every PUT, writing into the
 		// destination itself as sftp does: what atomicity costs.
-		{key: "noatomic", name: "sftper atomic:false", applies: uploads,
+		{key: "noatomic", name: "sftper atomic:false", applies: loopbackUploads,
 			run: func(e *env, w *workload) (measurement, error) {
 				return runSftper(e, e.sftper, w, nil, map[string]any{"atomic": false})
+			}},
+		// Issue 13's --sessions N: up to N sftp children on the one
+		// connection, each request handed to an idle one. 4 on the
+		// loopback many-file workloads (it must cost nothing there) and
+		// through the delay proxy; 8 through the proxy only.
+		{key: "sessions4", name: "sftper 4 sessions", applies: sessionsApply(4),
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, []string{"--sessions", "4"}, nil)
+			}},
+		{key: "sessions8", name: "sftper 8 sessions", applies: sessionsApply(8),
+			run: func(e *env, w *workload) (measurement, error) {
+				return runSftper(e, e.sftper, w, []string{"--sessions", "8"}, nil)
 			}},
 		// The same two as sftper and sftper batch built from another
 		// checkout (-base), for an A/B of a change in one run on one
@@ -68,11 +80,11 @@ func newContenders(e *env) []*contender {
 		{key: "scp", name: "scp", applies: scpApplies, run: runSCP},
 		{key: "paramiko", name: "paramiko", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runLibrary(e, w, exec.Command(e.python, e.paramikoScript, e.srv.SSHConfig, sshdtest.Alias))
+				return runLibrary(e, w, exec.Command(e.python, e.paramikoScript, w.sshConfig(e), sshdtest.Alias))
 			}},
 		{key: "pkgsftp", name: "pkg/sftp over ssh", applies: always,
 			run: func(e *env, w *workload) (measurement, error) {
-				return runLibrary(e, w, exec.Command(e.pkgsftp, e.srv.SSHConfig, sshdtest.Alias))
+				return runLibrary(e, w, exec.Command(e.pkgsftp, w.sshConfig(e), sshdtest.Alias))
 			}},
 	}
 	byKey := func(key string) *contender {
@@ -81,6 +93,11 @@ func newContenders(e *env) []*contender {
 	}
 	if !e.batchMode {
 		byKey("batch").skip = "not run: this sftper's --help does not mention --mode"
+	}
+	if !e.sessions {
+		for _, k := range []string{"sessions4", "sessions8"} {
+			byKey(k).skip = "not run: this sftper's --help does not mention --sessions"
+		}
 	}
 	if e.base == "" {
 		// Nothing to compare with: not even a row.
@@ -92,15 +109,34 @@ func newContenders(e *env) []*contender {
 	return cs
 }
 
-// uploads: the atomic:false row differs from sftper's only where there is
-// a PUT.
-func uploads(w *workload) string {
+// loopbackUploads: the atomic:false row differs from sftper's only where
+// there is a PUT; the round-trip workloads run issue 13's contenders only.
+func loopbackUploads(w *workload) string {
+	if w.rtt > 0 {
+		return "the round-trip workloads run issue 13's contenders only"
+	}
 	for _, o := range w.ops {
 		if o.kind == opPut || o.kind == opPutTree {
 			return ""
 		}
 	}
 	return "it differs from sftper only in PUTs"
+}
+
+// sessionsApply: sftper with n sessions runs every round-trip workload,
+// and with 4 the loopback many-file PUT and GET (3 and 4) too.
+func sessionsApply(n int) func(w *workload) string {
+	return func(w *workload) string {
+		switch {
+		case w.rtt > 0:
+			return ""
+		case n == 4 && (w.num == 3 || w.num == 4):
+			return ""
+		case n == 4:
+			return "on loopback, only the many-file workloads (3, 4)"
+		}
+		return "only the round-trip workloads"
+	}
 }
 
 // runOpenSSH runs one `sftp -b BATCHFILE` process for the whole workload.
@@ -128,7 +164,7 @@ func runOpenSSH(e *env, w *workload) (measurement, error) {
 		return measurement{}, err
 	}
 	defer os.Remove(batch)
-	cmd := exec.Command(e.sftp, "-F", e.srv.SSHConfig, "-b", batch, sshdtest.Alias)
+	cmd := exec.Command(e.sftp, "-F", w.sshConfig(e), "-b", batch, sshdtest.Alias)
 	cmd.Dir = e.local
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -274,7 +310,7 @@ func runSftper(e *env, bin string, w *workload, extra []string, putArgs map[stri
 		}
 		reqs[i] = append(b, '\n')
 	}
-	args := append(slices.Clone(extra), "-F", e.srv.SSHConfig, sshdtest.Alias)
+	args := append(slices.Clone(extra), "-F", w.sshConfig(e), sshdtest.Alias)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.local
 	var stderr bytes.Buffer
@@ -420,7 +456,7 @@ func runSCP(e *env, w *workload) (measurement, error) {
 			return measurement{}, fmt.Errorf("remote directory holds %d entries, not the %d to get", len(ents), len(w.ops))
 		}
 	}
-	cmd := exec.Command(e.scp, append([]string{"-F", e.srv.SSHConfig}, args...)...)
+	cmd := exec.Command(e.scp, append([]string{"-F", w.sshConfig(e)}, args...)...)
 	cmd.Dir = e.local
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

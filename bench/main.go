@@ -37,6 +37,7 @@ type env struct {
 	scp    string // the OpenSSH scp client
 
 	batchMode      bool   // this sftper knows --mode (batch)
+	sessions       bool   // this sftper knows --sessions
 	baseBatchMode  bool   // so does the base sftper
 	python         string // the python3 that has Debian's python3-paramiko
 	paramikoScript string // paramiko_client.py
@@ -56,8 +57,8 @@ type options struct {
 
 func main() {
 	var o options
-	bigMiB := 0
-	only, cs := "", ""
+	bigMiB, rttMiB := 0, 0
+	only, cs, rtts := "", "", ""
 	flag.IntVar(&o.runs, "runs", 5, "timed rounds per workload")
 	flag.IntVar(&o.warmup, "warmup", 1, "untimed rounds per workload before the timed ones")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes, 1 round, no warm-up: checks that everything works")
@@ -69,36 +70,60 @@ func main() {
 	flag.IntVar(&o.sizes.trips, "trips", 1000, "round trips in workload 7")
 	flag.IntVar(&o.sizes.tree.files, "tree-files", 2000, "files in the tree of the recursive PUT and GET (workloads 8 and 9)")
 	flag.IntVar(&o.sizes.tree.dirs, "tree-dirs", 200, "directories below the tree's root in workloads 8 and 9")
-	flag.StringVar(&only, "only", "", "comma-separated workload numbers to run, e.g. 1,2,5 (default all)")
-	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
+	flag.StringVar(&rtts, "rtt", "20,100", "comma-separated round-trip times in ms for the workloads through the delay proxy (10 on, four per round trip); \"\" for none")
+	flag.IntVar(&o.sizes.rttFiles, "rtt-files", 1000, "files in the many-file PUTs and GETs through the delay proxy")
+	flag.IntVar(&rttMiB, "rtt-mib", 256, "MiB in the one-file PUT and GET through the delay proxy")
+	flag.StringVar(&only, "only", "", "comma-separated workload numbers or ranges to run, e.g. 1,2,5 or 10-13 (default all)")
+	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,sessions4,sessions8,scp,paramiko,pkgsftp (default all; sftp, the baseline, always runs)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	o.sizes.big, o.sizes.small, o.sizes.tiny = int64(bigMiB)<<20, 4096, 5
+	o.sizes.rttBig = int64(rttMiB) << 20
+	bad := false
+	for _, s := range strings.Split(rtts, ",") {
+		if s == "" && rtts == "" {
+			break
+		}
+		ms, err := strconv.ParseFloat(s, 64)
+		d := time.Duration(ms * float64(time.Millisecond))
+		bad = bad || err != nil || d <= 0 || slices.Contains(o.sizes.rtts, d)
+		o.sizes.rtts = append(o.sizes.rtts, d)
+	}
 	if o.smoke {
 		o.runs, o.warmup = 1, 0
-		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5, tree: treeShape{files: 40, dirs: 6}}
+		o.sizes = sizes{big: 1 << 20, files: 20, small: 4096, entries: 200, trips: 20, tiny: 5, tree: treeShape{files: 40, dirs: 6},
+			rtts: []time.Duration{5 * time.Millisecond}, rttFiles: 5, rttBig: 1 << 20}
 	}
-	bad := o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2 || o.sizes.tree.files < 1 || o.sizes.tree.dirs < 0
+	bad = bad || o.runs < 1 || o.warmup < 0 || o.sizes.big < 1 || o.sizes.files < 1 || o.sizes.entries < 1 || o.sizes.trips < 2 || o.sizes.tree.files < 1 || o.sizes.tree.dirs < 0 ||
+		o.sizes.rttFiles < 1 || o.sizes.rttBig < 1
+	last := 9 + 4*len(o.sizes.rtts) // the highest workload number
 	if only != "" {
 		o.only = map[int]bool{}
 		for _, s := range strings.Split(only, ",") {
-			n, err := strconv.Atoi(s)
-			bad = bad || err != nil || n < 1 || n > 9
-			o.only[n] = true
+			a, b, isRange := strings.Cut(s, "-")
+			from, err1 := strconv.Atoi(a)
+			to, err2 := from, error(nil)
+			if isRange {
+				to, err2 = strconv.Atoi(b)
+			}
+			bad = bad || err1 != nil || err2 != nil || from < 1 || to > last || from > to
+			for n := from; n <= to && n <= last; n++ {
+				o.only[n] = true
+			}
 		}
 	}
 	if cs != "" {
 		o.contenders = map[string]bool{"sftp": true}
 		for _, s := range strings.Split(cs, ",") {
-			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "sessions4", "sessions8", "base", "base-batch", "scp", "paramiko", "pkgsftp"}, s)
 			o.contenders[s] = true
 		}
 	}
 	if bad {
-		fmt.Fprintln(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2, -tree-dirs 0), -warmup at least 0, -only numbers 1 to 9, -contenders known names")
+		fmt.Fprintf(os.Stderr, "bench: bad flag value: -runs and the sizes must be at least 1 (-trips 2, -tree-dirs 0), -warmup at least 0, -rtt distinct numbers of ms above 0, -only numbers or ranges from 1 to %d, -contenders known names\n", last)
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {
@@ -175,14 +200,17 @@ func run(o options) error {
 		if e.base, err = buildSftper(o.base, filepath.Join(work, "sftper-base")); err != nil {
 			return err
 		}
-		if e.baseBatchMode, err = knowsBatchMode(e.base); err != nil {
+		if e.baseBatchMode, err = helpMentions(e.base, "--mode"); err != nil {
 			return err
 		}
 	}
 	if e.pkgsftp, err = buildPkgSFTP(work); err != nil {
 		return err
 	}
-	if e.batchMode, err = knowsBatchMode(e.sftper); err != nil {
+	if e.batchMode, err = helpMentions(e.sftper, "--mode"); err != nil {
+		return err
+	}
+	if e.sessions, err = helpMentions(e.sftper, "--sessions"); err != nil {
 		return err
 	}
 	for _, p := range []struct {
@@ -238,6 +266,15 @@ func run(o options) error {
 		if o.only == nil || o.only[w.num] {
 			ws = append(ws, w)
 		}
+	}
+	var viaProxy []string
+	for _, w := range ws {
+		if w.rtt > 0 {
+			viaProxy = append(viaProxy, strconv.Itoa(w.num))
+		}
+	}
+	if len(viaProxy) > 0 {
+		fmt.Printf("network:  workloads %s through a delay proxy in the bench (delayproxy.go) on 127.0.0.1 in front of sshd: each chunk held half the round trip each way, in order, no bandwidth limit of its own\n", strings.Join(viaProxy, ", "))
 	}
 	results := make([][][]measurement, len(ws)) // [workload][contender][run]
 	for wi, w := range ws {
@@ -375,7 +412,7 @@ func checkSpace(dir string, o options) error {
 		return err
 	}
 	free := int64(st.Bavail) * st.Bsize
-	need := 2*o.sizes.big + 2*int64(o.sizes.files*o.sizes.small) + 64<<20
+	need := 2*max(o.sizes.big, o.sizes.rttBig) + 2*int64(max(o.sizes.files, o.sizes.rttFiles)*o.sizes.small) + 64<<20
 	// A tree workload holds a source and a copy at once.
 	need += 2 * planTree(o.sizes.tree, treeSeed).bytes()
 	if free < need {
@@ -412,14 +449,14 @@ func buildPkgSFTP(dir string) (string, error) {
 	return bin, nil
 }
 
-// knowsBatchMode tells whether this sftper has the --mode option, from
-// its --help.
-func knowsBatchMode(sftper string) (bool, error) {
+// helpMentions tells whether this sftper has an option (--mode,
+// --sessions), from its --help.
+func helpMentions(sftper, option string) (bool, error) {
 	out, err := exec.Command(sftper, "--help").CombinedOutput()
 	if err != nil {
 		return false, fmt.Errorf("sftper --help: %v\n%s", err, out)
 	}
-	return bytes.Contains(out, []byte("--mode")), nil
+	return bytes.Contains(out, []byte(option)), nil
 }
 
 // findParamiko finds a python3 that imports paramiko, Debian's first
@@ -562,7 +599,7 @@ func printTable(ws []*workload, cs []*contender, results [][][]measurement) {
 			label := fmt.Sprintf("%d %s", w.num, w.name)
 			ms := results[wi][ci]
 			if len(ms) == 0 {
-				if c.skip != "" {
+				if c.skip != "" && c.applies(w) == "" {
 					row(label, c.name, "not run", "-", "-", "-", "-", "-", "-", "-")
 				}
 				continue

@@ -48,7 +48,7 @@ type op struct {
 // in one fresh session of the contender), verify and clean (untimed).
 // teardown runs once at the end and frees the inputs.
 type workload struct {
-	num   int // the issue's number for it, 1 to 9
+	num   int // 1 to 9 as issue 5 numbers them, 8 and 9 added since; 10 on, the round-trip workloads of issue 13
 	name  string
 	about string
 	ops   []op // filled by setup
@@ -63,6 +63,11 @@ type workload struct {
 	// listing is what every opList must return: name -> size, without
 	// "." and "..". Every opList of a workload lists the same directory.
 	listing map[string]int64
+	// rtt is the round trip the delay proxy adds (0: loopback only), and
+	// config the ssh_config aimed at that proxy, which contenders use
+	// instead of the server's when it is set (see sshConfig).
+	rtt    time.Duration
+	config string
 	// rate turns the median time (and, for sequential workloads, the
 	// median time per result) into the table's rate column.
 	rate func(median, perResult time.Duration) string
@@ -83,6 +88,12 @@ type sizes struct {
 	trips   int   // LISTDIRs in the round-trip workload (7)
 	tiny    int   // entries in the small directory of 6 and 7
 	tree    treeShape
+
+	// The round-trip workloads (10 on): for each of rtts, rttFiles PUTs
+	// and GETs of small files and one PUT and GET of rttBig bytes.
+	rtts     []time.Duration
+	rttFiles int
+	rttBig   int64
 }
 
 // treeShape is the shape of the trees of workloads 8 and 9.
@@ -91,9 +102,9 @@ type treeShape struct {
 	dirs  int // directories below its root (the root not counted)
 }
 
-// workloads returns the jobs to time, in the issue's order.
+// workloads returns the jobs to time, in the issues' order.
 func workloads(s sizes) []*workload {
-	return []*workload{
+	return append([]*workload{
 		bigPut(1, s.big),
 		bigGet(2, s.big),
 		manyPuts(3, s.files, s.small),
@@ -103,7 +114,16 @@ func workloads(s sizes) []*workload {
 		roundTrips(7, s.trips, s.tiny),
 		treePut(8, s.tree),
 		treeGet(9, s.tree),
+	}, rttWorkloads(10, s)...)
+}
+
+// sshConfig is the ssh_config a contender gives its client for w: the
+// delay proxy's for a round-trip workload, else the server's own.
+func (w *workload) sshConfig(e *env) string {
+	if w.config != "" {
+		return w.config
 	}
+	return e.srv.SSHConfig
 }
 
 // opsOf reports whether every op of w is of kind k.
