@@ -37,28 +37,30 @@ func watchProc(pid int) (*procWatch, error) {
 	}
 	w := &procWatch{sys: procWatchSys{f: f, rc: rc}, gone: make(chan struct{})}
 	go func() {
-		// A pidfd becomes readable when its process exits; the first
-		// call only asks the poller to wait for that. An error means
-		// the watch was closed.
-		waited := false
-		rc.Read(func(uintptr) bool {
-			done := waited
-			waited = true
-			return done
-		})
+		// A pidfd becomes readable when its process exits. Each call
+		// asks the kernel rather than trusting the poller: Read first
+		// forgets any readiness the poller saw before it (its
+		// prepareRead), and the poller is edge-triggered, so an exit
+		// between the watch's start and Read would otherwise never be
+		// reported. An error means the watch was closed.
+		rc.Read(pidfdExited)
 		w.end()
 	}()
 	return w, nil
 }
 
-// exited asks the kernel: poll(2) with no wait.
+// pidfdExited asks the kernel whether the pidfd's process has exited:
+// poll(2) with no wait.
+func pidfdExited(fd uintptr) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n == 1
+}
+
+// exited asks the kernel.
 func (s *procWatchSys) exited() bool {
 	exited := false
-	s.rc.Control(func(fd uintptr) {
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 0)
-		exited = err == nil && n == 1
-	})
+	s.rc.Control(func(fd uintptr) { exited = pidfdExited(fd) })
 	return exited
 }
 
