@@ -345,14 +345,18 @@ func (s *Scripts) firstScript(l *link) (cwd string, cwdErr error, cerr *ConnErro
 // runNext runs the waiting lines: in one script, a spare if one is ready,
 // else a new one; with room for several scripts, shared out among as many
 // as there is room for, so that no script holds most of the lines while
-// others could run. Called with s.mu held.
+// others could run. While the attribute channel is still opening (see
+// channelFirst) one script runs, and it takes only its share of what
+// --sessions allows: the rest wait for the channel and then go to scripts
+// side by side, rather than all to the one script that happened to be
+// first. Called with s.mu held.
 func (s *Scripts) runNext() {
 	most := s.most
 	if most > 1 && !s.channelFirst() {
 		most = 1
 	}
 	for len(s.waiting) > 0 && s.running < most {
-		free := most - s.running
+		free := s.most - s.running
 		n := (len(s.waiting) + free - 1) / free
 		lines := s.waiting[:n:n]
 		s.waiting = s.waiting[n:]
