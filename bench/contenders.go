@@ -86,6 +86,18 @@ func newContenders(e *env) []*contender {
 			run: func(e *env, w *workload) (measurement, error) {
 				return runLibrary(e, w, exec.Command(e.pkgsftp, w.sshConfig(e), sshdtest.Alias))
 			}},
+		// Issue 14's Python client (../python) driving this sftper: the
+		// paramiko script unchanged, one call at a time, and the same
+		// script with its runs of puts and gets given to put_many and
+		// get_many (sftper_client.py).
+		{key: "pyloop", name: "python client, loop", applies: pythonApplies,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runLibrary(e, w, exec.Command(e.python, e.sftperScript, e.sftper, w.sshConfig(e), sshdtest.Alias, "loop"))
+			}},
+		{key: "pymany", name: "python client, *_many", applies: pythonApplies,
+			run: func(e *env, w *workload) (measurement, error) {
+				return runLibrary(e, w, exec.Command(e.python, e.sftperScript, e.sftper, w.sshConfig(e), sshdtest.Alias, "many"))
+			}},
 	}
 	byKey := func(key string) *contender {
 		i := slices.IndexFunc(cs, func(c *contender) bool { return c.key == key })
@@ -121,6 +133,20 @@ func loopbackUploads(w *workload) string {
 		}
 	}
 	return "it differs from sftper only in PUTs"
+}
+
+// pythonApplies: the Python client rows run the loopback workloads of
+// files and listings; a tree is put_r's and get_r's, one sftper request
+// each, which the sftper row already measures, and the round-trip
+// workloads run issue 13's contenders only.
+func pythonApplies(w *workload) string {
+	if w.rtt > 0 {
+		return "the round-trip workloads run issue 13's contenders only"
+	}
+	if w.opsOf(opPutTree) || w.opsOf(opGetTree) {
+		return "a tree is one sftper request (put_r, get_r), as the sftper row"
+	}
+	return ""
 }
 
 // sessionsApply: sftper with n sessions runs every round-trip workload,
