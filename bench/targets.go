@@ -161,6 +161,35 @@ func printTargets(ws []*workload, cs []*contender, results [][][]measurement) {
 		line(fmt.Sprintf("%d: sftper 4 sessions no slower than 1 (<= 1.05x)", num),
 			fmt.Sprintf("%.2fx; %s / %s s", r, spread(num, "sftper"), spread(num, "sessions4")), ok && r <= 1.05, ok)
 	}
+	// The strictly sequential client: sftper's own CPU (user+sys of its
+	// process, the connection's start included) over the requests, the
+	// median of the rounds; beside it the time against sftp -b's one
+	// script of the same transfers.
+	for _, row := range []struct {
+		num       int
+		key, name string
+	}{{3, "seq", "one at a time"}, {3, "seqnoatomic", "one at a time, atomic:false"}, {4, "seq", "one at a time"}} {
+		var per []time.Duration
+		for wi, w := range ws {
+			for ci, c := range cs {
+				if w.num != row.num || c.key != row.key || len(w.ops) == 0 {
+					continue
+				}
+				for _, m := range results[wi][ci] {
+					per = append(per, m.ownCPU/time.Duration(len(w.ops)))
+				}
+			}
+		}
+		judged := len(per) > 0
+		var p time.Duration
+		if judged {
+			p = median(per)
+		}
+		r, _ := ratio(row.num, row.key, "sftp")
+		line(fmt.Sprintf("%d: sftper %s: own CPU per request under 40 µs", row.num, row.name),
+			fmt.Sprintf("%d µs (%d-%d); time %.2fx sftp -b's", p.Microseconds(), slices.Min(append(per, p)).Microseconds(), slices.Max(append(per, p)).Microseconds(), r),
+			judged && p < 40*time.Microsecond, judged)
+	}
 	// Bulk: at least sftp's throughput, within the same 5 % as 1 and 2.
 	const bulk = 100 * time.Millisecond
 	for _, job := range []rttJob{rttPutBig, rttGetBig} {
