@@ -75,7 +75,7 @@ func main() {
 	flag.IntVar(&o.sizes.rttFiles, "rtt-files", 1000, "files in the many-file PUTs and GETs through the delay proxy")
 	flag.IntVar(&rttMiB, "rtt-mib", 256, "MiB in the one-file PUT and GET through the delay proxy")
 	flag.StringVar(&only, "only", "", "comma-separated workload numbers or ranges to run, e.g. 1,2,5 or 10-13 (default all)")
-	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,sessions4,sessions8,scp,paramiko,pkgsftp,pyloop,pymany,seq,seqnoatomic (default all; sftp, the baseline, always runs)")
+	flag.StringVar(&cs, "contenders", "", "comma-separated contenders to run: sftp,sftper,batch,noatomic,sessions4,sessions8,scp,paramiko,pkgsftp,pyloop,pymany,seq,seqnoatomic,sftperR256 (default all; sftp, the baseline, always runs)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
@@ -119,7 +119,7 @@ func main() {
 	if cs != "" {
 		o.contenders = map[string]bool{"sftp": true}
 		for _, s := range strings.Split(cs, ",") {
-			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "sessions4", "sessions8", "base", "base-batch", "scp", "paramiko", "pkgsftp", "pyloop", "pymany", "seq", "seqnoatomic"}, s)
+			bad = bad || !slices.Contains([]string{"sftp", "sftper", "batch", "noatomic", "sessions4", "sessions8", "base", "base-batch", "scp", "paramiko", "pkgsftp", "pyloop", "pymany", "seq", "seqnoatomic", "sftperR256"}, s)
 			o.contenders[s] = true
 		}
 	}
