@@ -589,3 +589,33 @@ func (p *pipeRW) Close() error {
 }
 
 var _ io.ReadWriteCloser = (*pipeRW)(nil)
+
+// channelWarmup opens the attribute channel once, in the background, ahead
+// of a second sftp session (see Session.channelFirst and
+// Scripts.channelFirst). The zero value has not begun.
+type channelWarmup struct {
+	done chan struct{} // closed once the channel has opened, or failed to
+}
+
+// ready reports whether the channel has opened or failed to. The first
+// call starts opening it on a and then runs then, without any lock held,
+// once ready reports true: so what then starts (more sessions, the lines
+// that waited) already sees the channel as open. Called with the owner's
+// lock held.
+func (w *channelWarmup) ready(a *attrChannel, g *gate, then func()) bool {
+	if w.done == nil {
+		w.done = make(chan struct{})
+		done := w.done
+		go func() {
+			a.run(context.Background(), g, func(context.Context, *sftpwire.Client) (any, error) { return nil, nil }).Wait(context.Background())
+			close(done)
+			then()
+		}()
+	}
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}

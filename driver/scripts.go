@@ -12,7 +12,6 @@ import (
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/proto"
-	"github.com/sftper/sftper/sftpwire"
 )
 
 // Scripts is batch mode: every command line runs in a generated `sftp -b -`
@@ -52,7 +51,7 @@ type Scripts struct {
 	live     map[*scriptChild]bool // every sftp running, for Kill
 	killed   bool
 	noSpares bool          // the server refused a spare its session, or cannot take one (oneSFTPAtATime)
-	warm     chan struct{} // closed once the attribute channel has opened, or failed to (see channelFirst)
+	warm     channelWarmup // the attribute channel opened before a second script (see channelFirst)
 	env      []string      // for every ssh: how to reach askpass
 }
 
@@ -557,26 +556,14 @@ func (s *Scripts) channelFirst() bool {
 	if s.cfg.Sessions <= 1 {
 		return true
 	}
-	if s.warm == nil {
-		s.warm = make(chan struct{})
-		warm := s.warm
-		go func() {
-			defer close(warm)
-			s.Attrs(context.Background(), func(context.Context, *sftpwire.Client) (any, error) { return nil, nil }).Wait(context.Background())
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if len(s.waiting) > 0 {
-				s.runNext()
-			}
-			s.refill()
-		}()
-	}
-	select {
-	case <-s.warm:
-		return true
-	default:
-		return false
-	}
+	return s.warm.ready(s.attrs, &s.owner.gate, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.waiting) > 0 {
+			s.runNext()
+		}
+		s.refill()
+	})
 }
 
 // makeRoom gives back a spare script's session, for the attribute

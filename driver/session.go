@@ -13,7 +13,6 @@ import (
 
 	"github.com/sftper/sftper/batch"
 	"github.com/sftper/sftper/proto"
-	"github.com/sftper/sftper/sftpwire"
 )
 
 // Session is session mode: persistent sftp children, each kept for every
@@ -45,7 +44,7 @@ type Session struct {
 	closed bool
 	roomMu sync.Mutex
 	room   chan struct{}                   // closed (and replaced) when a line ends or a child is ready or gone; under roomMu
-	warm   chan struct{}                   // closed once the attribute channel has opened, or failed to (see channelFirst)
+	warm   channelWarmup                   // the attribute channel opened before a second child (see channelFirst)
 	live   atomic.Pointer[[]*sessionChild] // kids, readable without mu for Kill
 }
 
@@ -211,21 +210,7 @@ func (s *Session) several() bool { return s.cfg.Sessions > 1 }
 // refuse the channel that atomic uploads and every listing need, while a
 // child refused is only one fewer at once. Called with s.mu held.
 func (s *Session) channelFirst() bool {
-	if s.warm == nil {
-		s.warm = make(chan struct{})
-		warm := s.warm
-		go func() {
-			defer close(warm)
-			s.Attrs(context.Background(), func(context.Context, *sftpwire.Client) (any, error) { return nil, nil }).Wait(context.Background())
-			s.signalRoom()
-		}()
-	}
-	select {
-	case <-s.warm:
-		return true
-	default:
-		return false
-	}
+	return s.warm.ready(s.attrs, &s.owner.gate, s.signalRoom)
 }
 
 // makeRoom gives back an idle child's session, for the attribute channel,
